@@ -160,8 +160,9 @@ CORO_API void coro_set_result(void *value);
 
 /* Requests cancellation: the task's current or next blocking call returns
  * -ECANCELED, and so does every later one (level-triggered) unless it is
- * inside a shield.  A task that never started ends without running.
- * Harmless on an ended task. */
+ * inside a shield.  A task that has not started yet still starts (so it
+ * can release its argument) and meets the cancellation at its first
+ * blocking call.  Harmless on an ended task. */
 CORO_API void coro_cancel(coro_task *t);
 /* Whether the running task has been asked to cancel. */
 CORO_API bool coro_cancelled(void);

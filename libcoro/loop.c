@@ -51,9 +51,17 @@ static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
 static void
 threads_init(void)
 {
+	struct sigaction sa;
+
 	/* must precede the first event_base_new, or bases are not
 	 * notifiable from other threads (libcoro-notes.md 4.8) */
 	evthread_use_pthreads();
+	/* a write to a pipe whose reader is gone must fail with EPIPE, not
+	 * kill the process; children get SIG_DFL back (process.c) */
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+	}
 }
 
 static void
@@ -202,7 +210,7 @@ coro__loop_run_while(coro_loop *loop, bool (*done)(void *), void *arg)
 
 	loop->running = true;
 	for (;;) {
-		if (done != NULL ? done(arg) : loop->stop)
+		if (done != NULL && done(arg))
 			break;
 		run_batch(loop);
 		if (done != NULL ? done(arg) : loop->stop)
@@ -216,9 +224,10 @@ coro__loop_run_while(coro_loop *loop, bool (*done)(void *), void *arg)
 int
 coro_loop_run(coro_loop *loop)
 {
-	loop->stop = false;
+	/* a stop requested before run() makes it run one batch (asyncio) */
 	coro__loop_run_while(loop, NULL, NULL);
 	loop->stop = false;
+	loop->shutting_down = false;
 	return 0;
 }
 

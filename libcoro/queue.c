@@ -165,6 +165,17 @@ coro_queue_try_get(coro_queue *q, void **item)
 	return err;
 }
 
+/* A waiter that was woken but leaves without using the wake-up (it was
+ * cancelled or timed out meanwhile) hands it to the next one, or an item
+ * could sit in the queue while a getter sleeps. */
+static int
+pass_on(struct coro__waitq *wq, bool usable, int err)
+{
+	if (usable)
+		coro__waitq_wake_one(wq, 0);
+	return err;
+}
+
 int
 coro_queue_put(coro_queue *q, void *item, int64_t deadline)
 {
@@ -172,12 +183,14 @@ coro_queue_put(coro_queue *q, void *item, int64_t deadline)
 
 	for (;;) {
 		if ((err = coro__checkpoint()) != 0)
-			return err;
+			break;
 		if ((err = coro_queue_try_put(q, item)) != -EAGAIN)
 			return err;
 		if ((err = coro__waitq_wait(&q->putters, deadline)) != 0)
-			return err;
+			break;
 	}
+	return pass_on(&q->putters,
+	    q->limit == 0 || coro_queue_len(q) < q->limit, err);
 }
 
 int
@@ -187,12 +200,13 @@ coro_queue_get(coro_queue *q, void **item, int64_t deadline)
 
 	for (;;) {
 		if ((err = coro__checkpoint()) != 0)
-			return err;
+			break;
 		if ((err = coro_queue_try_get(q, item)) != -EAGAIN)
 			return err;
 		if ((err = coro__waitq_wait(&q->getters, deadline)) != 0)
-			return err;
+			break;
 	}
+	return pass_on(&q->getters, coro_queue_len(q) > 0, err);
 }
 
 static void

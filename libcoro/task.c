@@ -113,13 +113,9 @@ task_resume(struct coro__runnable *r)
 	coro_task *t = (coro_task *)((char *)r - offsetof(coro_task, run));
 	coro_loop *loop = t->loop;
 
-	if (t->state == CORO_TASK_NEW && t->cancel_requested) {
-		/* cancelled before it ever ran: its body never runs */
-		task_complete(t, -ECANCELED);
-		t->state = CORO_TASK_ENDED;
-		task_release(t);
-		return;
-	}
+	/* A task cancelled before it ever ran still runs (Trio, not
+	 * asyncio): its first blocking call fails, and it can release
+	 * what it was handed, such as an accepted connection. */
 	t->state = CORO_TASK_RUNNING;
 	loop->current = t;
 	coro__fiber_switch(&loop->fiber, &t->fiber, 0);

@@ -178,6 +178,50 @@ test_queue_deadlines(void **state)
 	assert_int_equal(run_task(deadlines, NULL), 0);
 }
 
+struct getter {
+	coro_queue	*q;
+	int		 err;
+	void		*item;
+};
+
+static int
+getter(void *arg)
+{
+	struct getter *g = arg;
+
+	g->err = coro_queue_get(g->q, &g->item, coro_deadline_in(1000));
+	return 0;
+}
+
+static int
+woken_getter_cancelled(void *arg)
+{
+	coro_loop *loop = coro_loop_current();
+	struct getter a = { coro_queue_new(loop, 4), 1, NULL };
+	struct getter b = { a.q, 1, NULL };
+	coro_task *ta = coro_spawn(loop, getter, &a, NULL);
+	coro_task *tb = coro_spawn(loop, getter, &b, NULL);
+
+	(void)arg;
+	coro_sleep(10);			/* both are waiting now */
+	coro_queue_try_put(a.q, (void *)"x");	/* wakes a */
+	coro_cancel(ta);		/* before a gets to run */
+	coro_join(ta, NULL, CORO_NEVER);
+	coro_join(tb, NULL, CORO_NEVER);
+	coro_task_unref(ta);
+	coro_task_unref(tb);
+	coro_queue_free(a.q);
+	/* the wake-up a could not use went to b */
+	return a.err == -ECANCELED && b.err == 0 && b.item != NULL ? 0 : -EIO;
+}
+
+static void
+test_queue_unused_wakeup_passes_to_next_getter(void **state)
+{
+	(void)state;
+	assert_int_equal(run_task(woken_getter_cancelled, NULL), 0);
+}
+
 #define XITEMS 2000
 
 static void *
@@ -243,6 +287,7 @@ main(void)
 		cmocka_unit_test(test_queue_unbounded_grows),
 		cmocka_unit_test(test_queue_close_wakes_all_waiters),
 		cmocka_unit_test(test_queue_deadlines),
+		cmocka_unit_test(test_queue_unused_wakeup_passes_to_next_getter),
 		cmocka_unit_test(test_queue_threadsafe_put_from_thread),
 	};
 
