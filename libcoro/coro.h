@@ -315,6 +315,11 @@ CORO_API struct evbuffer *coro_stream_output(coro_stream *s);
 CORO_API int coro_stream_write(coro_stream *s, const void *buf, size_t len);
 /* Sends the whole output buffer.  May suspend. */
 CORO_API int coro_stream_flush(coro_stream *s, int64_t deadline);
+/* Sends what can go without waiting; never suspends, so it may run on
+ * the loop's stack.  Returns the bytes still pending or a negative errno
+ * (-EPIPE when the peer is gone).  The write of a loop iteration that
+ * coalesces many small writes. */
+CORO_API ssize_t coro_stream_flush_nowait(coro_stream *s);
 /* write + flush. */
 CORO_API int coro_stream_write_all(coro_stream *s, const void *buf,
     size_t len, int64_t deadline);

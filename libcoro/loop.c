@@ -48,6 +48,15 @@ struct soon {
 
 static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
 
+/* libevent's own warnings (e.g. epoll refusing a regular file) would
+ * reach stderr; libcoro reports errors through return values instead. */
+static void
+evlog_discard(int severity, const char *msg)
+{
+	(void)severity;
+	(void)msg;
+}
+
 static void
 threads_init(void)
 {
@@ -56,6 +65,7 @@ threads_init(void)
 	/* must precede the first event_base_new, or bases are not
 	 * notifiable from other threads (libcoro-notes.md 4.8) */
 	evthread_use_pthreads();
+	event_set_log_callback(evlog_discard);
 	/* a write to a pipe whose reader is gone must fail with EPIPE, not
 	 * kill the process; children get SIG_DFL back (process.c) */
 	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
