@@ -320,6 +320,17 @@ CORO_API int coro_stream_flush(coro_stream *s, int64_t deadline);
  * (-EPIPE when the peer is gone).  The write of a loop iteration that
  * coalesces many small writes. */
 CORO_API ssize_t coro_stream_flush_nowait(coro_stream *s);
+/* Send len bytes of the caller's buffer directly, without copying them
+ * into the output buffer (which is sent first).  _nowait makes one
+ * attempt and never suspends: the count sent, 0 when the socket is full
+ * (or a task is already waiting to send), or a negative errno.  The other
+ * waits until at least one byte went: the count, or a negative errno.
+ * After a short send, pass the rest (TLS: the same bytes) again.  For
+ * servers that keep their own output buffers. */
+CORO_API ssize_t coro_stream_send_nowait(coro_stream *s, const void *buf,
+    size_t len);
+CORO_API ssize_t coro_stream_send(coro_stream *s, const void *buf,
+    size_t len, int64_t deadline);
 /* write + flush. */
 CORO_API int coro_stream_write_all(coro_stream *s, const void *buf,
     size_t len, int64_t deadline);

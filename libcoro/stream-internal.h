@@ -26,6 +26,11 @@ struct coro__stream_ops {
 	/* One attempt to send the head of s->out, draining what was sent:
 	 * the count, -EAGAIN after setting s->want, or a negative errno. */
 	ssize_t	(*write)(struct coro_stream *s);
+	/* One attempt to send len bytes of buf directly, bypassing s->out
+	 * (which is empty): the count, -EAGAIN after setting s->want, or a
+	 * negative errno.  A retry after -EAGAIN passes the same bytes
+	 * again, perhaps moved and with more after them (TLS needs that). */
+	ssize_t	(*send)(struct coro_stream *s, const void *buf, size_t len);
 	/* Shuts the write side once s->out is empty.  May suspend. */
 	int	(*shutdown)(struct coro_stream *s, int64_t deadline);
 	/* Last words before the fd closes (TLS close_notify) and release

@@ -138,6 +138,32 @@ plain_write(struct coro_stream *s)
 	return n;
 }
 
+static ssize_t
+plain_send(struct coro_stream *s, const void *buf, size_t len)
+{
+	ssize_t n;
+	int err;
+
+	if (!s->writable) {
+		s->want = CORO_WRITE;
+		return -EAGAIN;
+	}
+	do
+		n = s->is_socket ? send(s->fd, buf, len, MSG_NOSIGNAL) :
+		    write(s->fd, buf, len);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		err = errno;
+		if (err == EAGAIN || err == EWOULDBLOCK) {
+			s->writable = false;
+			s->want = CORO_WRITE;
+			return -EAGAIN;
+		}
+		return -err;
+	}
+	return n;
+}
+
 static int
 plain_shutdown(struct coro_stream *s, int64_t deadline)
 {
@@ -150,6 +176,7 @@ plain_shutdown(struct coro_stream *s, int64_t deadline)
 static const struct coro__stream_ops plain_ops = {
 	.read = plain_read,
 	.write = plain_write,
+	.send = plain_send,
 	.shutdown = plain_shutdown,
 	.close = NULL,
 };
@@ -526,6 +553,51 @@ coro_stream_flush_nowait(coro_stream *s)
 		}
 	}
 	n = (ssize_t)evbuffer_get_length(s->out);
+	coro__stream_leave(s);
+	return n;
+}
+
+ssize_t
+coro_stream_send_nowait(coro_stream *s, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (s->closed)
+		return -EBADF;
+	if (s->wshut)
+		return -EPIPE;
+	/* bytes already in the output buffer go first; a task waiting to
+	 * send owns the transport */
+	if (evbuffer_get_length(s->out) > 0 || TAILQ_FIRST(&s->wq) != NULL)
+		return 0;
+	if (len == 0)
+		return 0;
+	coro__stream_enter(s);
+	n = s->ops->send(s, buf, len);
+	coro__stream_leave(s);
+	return n == -EAGAIN ? 0 : n;
+}
+
+ssize_t
+coro_stream_send(coro_stream *s, const void *buf, size_t len,
+    int64_t deadline)
+{
+	ssize_t n;
+	int err;
+
+	if ((n = stream_begin(s)) != 0)
+		return n;
+	if (s->wshut)
+		n = -EPIPE;
+	else if ((n = coro__stream_flush(s, deadline)) == 0 && len > 0) {
+		while ((n = s->ops->send(s, buf, len)) == -EAGAIN) {
+			if ((err = coro__stream_wait(s, s->want,
+			    deadline)) != 0) {
+				n = err;
+				break;
+			}
+		}
+	}
 	coro__stream_leave(s);
 	return n;
 }

@@ -274,6 +274,26 @@ tls_write(struct coro_stream *s)
 	return err == 0 ? -EPIPE : err;
 }
 
+static ssize_t
+tls_send(struct coro_stream *s, const void *buf, size_t len)
+{
+	size_t done;
+	int err;
+
+	if (s->tls_fatal != 0)
+		return s->tls_fatal;
+	if (s->tls_shut)
+		return -EPIPE;
+	if (len > TLS_WRITE_SIZE)
+		len = TLS_WRITE_SIZE;
+	ERR_clear_error();
+	s->tls_syserr = 0;
+	if (SSL_write_ex(s->ssl, buf, len, &done) == 1)
+		return (ssize_t)done;
+	err = tls_result(s, SSL_get_error(s->ssl, 0));
+	return err == 0 ? -EPIPE : err;
+}
+
 static int
 tls_shutdown(struct coro_stream *s, int64_t deadline)
 {
@@ -326,6 +346,7 @@ tls_close(struct coro_stream *s, bool in_task)
 static const struct coro__stream_ops tls_ops = {
 	.read = tls_read,
 	.write = tls_write,
+	.send = tls_send,
 	.shutdown = tls_shutdown,
 	.close = tls_close,
 };

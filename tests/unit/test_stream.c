@@ -757,6 +757,54 @@ test_stream_flush_nowait_partial(void **state)
 	run_checked(flush_nowait_body, NULL);
 }
 
+/* send_nowait and send write from the caller's memory; the output
+ * buffer goes first. */
+static int
+send_direct_body(void *arg)
+{
+	struct pair p;
+	static char big[1 << 20];
+	static char sink[65536];
+	char small[8];
+	ssize_t n, sent;
+
+	(void)arg;
+	CHECK_EQ(pair_open(&p), 0);
+	CHECK_EQ(fcntl(p.peer, F_SETFL, O_NONBLOCK), 0);
+	/* buffered bytes first: send_nowait declines */
+	CHECK_EQ(coro_stream_write(p.s, "ab", 2), 0);
+	CHECK_EQ(coro_stream_send_nowait(p.s, "cd", 2), 0);
+	CHECK_EQ(coro_stream_flush(p.s, coro_deadline_in(1000)), 0);
+	CHECK_EQ(coro_stream_send_nowait(p.s, "cd", 2), 2);
+	CHECK_EQ(read(p.peer, small, sizeof(small)), 4);
+	CHECK(memcmp(small, "abcd", 4) == 0);
+	/* fill the socket: a short send, then 0 */
+	memset(big, 'z', sizeof(big));
+	sent = coro_stream_send_nowait(p.s, big, sizeof(big));
+	CHECK(sent > 0 && sent < (ssize_t)sizeof(big));
+	CHECK_EQ(coro_stream_send_nowait(p.s, big + sent,
+	    sizeof(big) - (size_t)sent), 0);
+	/* send waits for room; the deadline ends the wait */
+	CHECK_EQ(coro_stream_send(p.s, big + sent, sizeof(big) - (size_t)sent,
+	    coro_deadline_in(30)), -ETIMEDOUT);
+	while ((n = read(p.peer, sink, sizeof(sink))) > 0)
+		;
+	n = coro_stream_send(p.s, big + sent, sizeof(big) - (size_t)sent,
+	    coro_deadline_in(1000));
+	CHECK(n > 0);
+	close(p.peer);
+	CHECK_EQ(coro_stream_send(p.s, "x", 1, coro_deadline_in(1000)), -EPIPE);
+	coro_stream_close(p.s);
+	return 0;
+}
+
+static void
+test_stream_send_direct(void **state)
+{
+	(void)state;
+	run_checked(send_direct_body, NULL);
+}
+
 int
 main(void)
 {
@@ -778,6 +826,7 @@ main(void)
 		cmocka_unit_test(test_stream_from_fd_rejects_bad_fds),
 		cmocka_unit_test(test_stream_wait_fd),
 		cmocka_unit_test(test_stream_flush_nowait_partial),
+		cmocka_unit_test(test_stream_send_direct),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
