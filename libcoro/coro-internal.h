@@ -167,6 +167,7 @@ struct coro_task {
 	int			 shield;
 	struct coro__waiter	*waiter;	/* what it waits on, if any */
 	struct event		*timer;		/* deadline of the wait */
+	bool			 timer_armed;	/* added for the current wait */
 	void			*result;
 	struct coro__defer	*defers;
 	size_t			 ndefers, capdefers;
@@ -202,13 +203,17 @@ struct coro_loop {
 	/* calls from other threads */
 	pthread_mutex_t		 xlock;
 	struct coro__xcall	*xhead, **xtail;
-	struct event		*xevent;
+	struct event		*xevent;	/* xfd readable */
+	int			 xfd;		/* eventfd other threads write */
 	struct coro__signal	*signals;
 	coro_executor		*executor;	/* default, made on demand */
 	pthread_t		 thread;
 };
 
-CORO_HIDDEN extern _Thread_local coro_loop *coro__tls_loop;
+/* initial-exec: a %fs-relative load instead of a __tls_get_addr call
+ * (libcoro is linked at start-up, not dlopen()ed) */
+CORO_HIDDEN extern _Thread_local coro_loop *coro__tls_loop
+    __attribute__((tls_model("initial-exec")));
 /* Queues r at the tail of the ready queue. */
 CORO_HIDDEN void coro__ready(coro_loop *loop, struct coro__runnable *r);
 /* Runs the loop until done(arg) is true (or forever when done is NULL and

@@ -118,7 +118,7 @@ coro__fiber_started(struct coro__fiber *self, struct coro__fiber *from)
 	__sanitizer_finish_switch_fiber(NULL, &lo, &size);
 	/* the loop's stack is not ours: learn its bounds from ASan */
 	if (from->stack_lo == NULL) {
-		from->stack_lo = (void *)lo;
+		from->stack_lo = (void *)(uintptr_t)lo;
 		from->stack_size = size;
 	}
 #else

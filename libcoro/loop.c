@@ -10,16 +10,22 @@
  * 2.1 alone runs events activated during its active pass in the same pass,
  * see libcoro-notes.md 3e).  libevent callbacks only queue tasks; tasks are
  * resumed here, on the loop's stack, never from inside a callback.
+ *
+ * Other threads reach a loop only through coro_call_soon_threadsafe: a
+ * locked list and an eventfd the loop polls like any other fd.  So the
+ * event_base is never touched by two threads and runs without locks.
  */
 #include "config.h"
+
+#include <sys/eventfd.h>
 
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/thread.h>
 
 #include "coro-internal.h"
 
@@ -62,9 +68,9 @@ threads_init(void)
 {
 	struct sigaction sa;
 
-	/* must precede the first event_base_new, or bases are not
-	 * notifiable from other threads (libcoro-notes.md 4.8) */
-	evthread_use_pthreads();
+	/* No evthread_use_pthreads(): no other thread ever calls libevent
+	 * on a loop's base (they wake it through its eventfd), so the bases
+	 * run without locks. */
 	event_set_log_callback(evlog_discard);
 	/* a write to a pipe whose reader is gone must fail with EPIPE, not
 	 * kill the process; children get SIG_DFL back (process.c) */
@@ -80,8 +86,12 @@ xevent_cb(evutil_socket_t fd, short what, void *arg)
 	coro_loop *loop = arg;
 	struct coro__xcall *x, *next;
 
-	(void)fd;
+	uint64_t n;
+
 	(void)what;
+	/* resets the eventfd; nothing to do if it was not set */
+	if (fd >= 0 && read(fd, &n, sizeof(n)) == -1)
+		n = 0;
 	pthread_mutex_lock(&loop->xlock);
 	x = loop->xhead;
 	loop->xhead = NULL;
@@ -97,6 +107,7 @@ xevent_cb(evutil_socket_t fd, short what, void *arg)
 coro_loop *
 coro_loop_new(void)
 {
+	struct event_config *cfg;
 	coro_loop *loop;
 
 	if (coro__tls_loop != NULL) {
@@ -106,10 +117,19 @@ coro_loop_new(void)
 	pthread_once(&threads_once, threads_init);
 	if ((loop = calloc(1, sizeof(*loop))) == NULL)
 		return NULL;
-	if ((loop->base = event_base_new()) == NULL)
+	loop->xfd = -1;
+	if ((cfg = event_config_new()) == NULL)
 		goto fail;
-	loop->xevent = event_new(loop->base, -1, 0, xevent_cb, loop);
-	if (loop->xevent == NULL)
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+	loop->base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (loop->base == NULL)
+		goto fail;
+	if ((loop->xfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		goto fail;
+	loop->xevent = event_new(loop->base, loop->xfd, EV_READ | EV_PERSIST,
+	    xevent_cb, loop);
+	if (loop->xevent == NULL || event_add(loop->xevent, NULL) == -1)
 		goto fail;
 	if (coro__overflow_guard_init() != 0)
 		goto fail;
@@ -123,6 +143,8 @@ coro_loop_new(void)
  fail:
 	if (loop->xevent != NULL)
 		event_free(loop->xevent);
+	if (loop->xfd != -1)
+		close(loop->xfd);
 	if (loop->base != NULL)
 		event_base_free(loop->base);
 	free(loop);
@@ -189,11 +211,18 @@ coro_call_soon_threadsafe(coro_loop *loop, coro_cb cb, void *arg)
 	x->next = NULL;
 	x->cb = cb;
 	x->arg = arg;
+	uint64_t one = 1;
+	bool first;
+
 	pthread_mutex_lock(&loop->xlock);
+	first = loop->xhead == NULL;
 	*loop->xtail = x;
 	loop->xtail = &x->next;
 	pthread_mutex_unlock(&loop->xlock);
-	event_active(loop->xevent, EV_READ, 0);
+	/* one wake-up per batch of calls: the loop drains the whole list */
+	if (first && write(loop->xfd, &one, sizeof(one)) == -1 &&
+	    errno != EAGAIN)
+		return -errno;
 	return 0;
 }
 
@@ -405,6 +434,7 @@ coro_loop_free(coro_loop *loop)
 		free(x);
 	}
 	event_free(loop->xevent);
+	close(loop->xfd);
 	event_base_free(loop->base);
 	coro__stack_pool_free(loop);
 	pthread_mutex_destroy(&loop->xlock);

@@ -41,13 +41,16 @@ struct coro__stream_ops {
 struct coro_stream {
 	coro_loop	*loop;
 	int		 fd;		/* -1 once closed */
-	/* EV_READ|EV_WRITE|EV_PERSIST|EV_ET, added once */
+	/* EV_READ|EV_WRITE|EV_CLOSED|EV_PERSIST|EV_ET, added once */
 	struct event	*ev;
 	bool		 is_socket;	/* send with MSG_NOSIGNAL */
-	/* Set by the event callback, cleared only when a syscall said
-	 * EAGAIN: with edge triggering a new edge follows every clear. */
+	/* Set by the event callback, cleared when a syscall said EAGAIN
+	 * or a read came back short (unless rdhup): with edge triggering
+	 * a new edge follows every clear. */
 	bool		 readable;
 	bool		 writable;
+	bool		 rdhup;		/* EV_CLOSED seen: a FIN or reset
+					   may wait behind the data */
 	bool		 eof;		/* end of stream seen */
 	bool		 wshut;		/* write side shut */
 	bool		 closed;	/* coro_stream_close() was called */

@@ -40,7 +40,9 @@ stream_event_cb(evutil_socket_t fd, short what, void *arg)
 	struct coro_stream *s = arg;
 
 	(void)fd;
-	if (what & EV_READ) {
+	if (what & EV_CLOSED)
+		s->rdhup = true;
+	if (what & (EV_READ | EV_CLOSED)) {
 		s->readable = true;
 		coro__waitq_wake_all(&s->rq, 0);
 	}
@@ -58,7 +60,7 @@ plain_read(struct coro_stream *s)
 	struct evbuffer_iovec v[2];
 	struct iovec iov[2];
 	ssize_t n;
-	size_t left;
+	size_t asked = 0, left;
 	int i, nv, err;
 
 	if (!s->readable) {
@@ -70,9 +72,11 @@ plain_read(struct coro_stream *s)
 	for (i = 0; i < nv; i++) {
 		iov[i].iov_base = v[i].iov_base;
 		iov[i].iov_len = v[i].iov_len;
+		asked += v[i].iov_len;
 	}
 	do
-		n = readv(s->fd, iov, nv);
+		n = nv == 1 ? read(s->fd, iov[0].iov_base, iov[0].iov_len) :
+		    readv(s->fd, iov, nv);
 	while (n == -1 && errno == EINTR);
 	if (n == -1) {
 		err = errno;
@@ -91,6 +95,11 @@ plain_read(struct coro_stream *s)
 	}
 	if (evbuffer_commit_space(s->in, v, i) == -1)
 		return -ENOMEM;
+	/* A short read drained the socket, and the next byte brings a new
+	 * edge; not a FIN (or reset) that came with the data, but then
+	 * EV_CLOSED said so. */
+	if (s->is_socket && !s->rdhup && (size_t)n < asked)
+		s->readable = false;
 	return n;
 }
 
@@ -122,8 +131,13 @@ plain_write(struct coro_stream *s)
 	mh.msg_iov = iov;
 	mh.msg_iovlen = (size_t)nv;
 	do
-		n = s->is_socket ? sendmsg(s->fd, &mh, MSG_NOSIGNAL) :
-		    writev(s->fd, iov, nv);
+		if (!s->is_socket)
+			n = writev(s->fd, iov, nv);
+		else if (nv == 1)
+			n = send(s->fd, iov[0].iov_base, iov[0].iov_len,
+			    MSG_NOSIGNAL);
+		else
+			n = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
 	if (n == -1) {
 		err = errno;
@@ -313,7 +327,8 @@ coro_stream_from_fd(coro_loop *loop, int fd)
 	s->in = evbuffer_new();
 	s->out = evbuffer_new();
 	s->ev = event_new(coro_loop_base(loop), fd,
-	    EV_READ | EV_WRITE | EV_PERSIST | EV_ET, stream_event_cb, s);
+	    EV_READ | EV_WRITE | EV_CLOSED | EV_PERSIST | EV_ET,
+	    stream_event_cb, s);
 	if (s->in == NULL || s->out == NULL || s->ev == NULL) {
 		err = ENOMEM;
 		goto fail;
@@ -525,8 +540,24 @@ int
 coro_stream_write_all(coro_stream *s, const void *buf, size_t len,
     int64_t deadline)
 {
+	const char *p = buf;
+	ssize_t n;
 	int err;
 
+	/* Nothing queued, no other writer: send from the caller's buffer,
+	 * and queue what is left only if that fails. */
+	if (!s->closed && !s->wshut && evbuffer_get_length(s->out) == 0 &&
+	    TAILQ_FIRST(&s->wq) == NULL) {
+		while (len > 0) {
+			if ((n = coro_stream_send(s, p, len, deadline)) < 0) {
+				(void)coro_stream_write(s, p, len);
+				return (int)n;
+			}
+			p += n;
+			len -= (size_t)n;
+		}
+		return 0;
+	}
 	if ((err = coro_stream_write(s, buf, len)) != 0)
 		return err;
 	return coro_stream_flush(s, deadline);

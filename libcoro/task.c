@@ -321,6 +321,7 @@ coro__wait(struct coro__waiter *w, int64_t deadline)
 		tv.tv_sec = left / 1000;
 		tv.tv_usec = (left % 1000) * 1000;
 		evtimer_add(t->timer, &tv);
+		t->timer_armed = true;
 	}
 	w->task = t;
 	w->result = 0;
@@ -341,7 +342,10 @@ coro__wake(struct coro__waiter *w, int result)
 	}
 	t->waiter = NULL;
 	waiter_unlink(w);
-	evtimer_del(t->timer);
+	if (t->timer_armed) {
+		evtimer_del(t->timer);
+		t->timer_armed = false;
+	}
 	w->result = result;
 	t->state = CORO_TASK_READY;
 	coro__ready(t->loop, &t->run);
