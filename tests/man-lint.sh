@@ -23,7 +23,12 @@ fi
 # ---- mandoc -T lint on every page ----
 
 npages=0
-for p in "$top_srcdir"/man/*.[0-9]; do
+top_builddir=${top_builddir:-$top_srcdir}
+# pages made from .in files (paths substituted) are in the build tree
+pages=$(ls "$top_srcdir"/man/*.[0-9] 2>/dev/null)
+[ "$top_builddir" != "$top_srcdir" ] &&
+    pages="$pages $(ls "$top_builddir"/man/*.[0-9] 2>/dev/null)"
+for p in $pages; do
 	[ -f "$p" ] || continue
 	npages=$((npages + 1))
 	out=$("$MANDOC" -T lint -W warning "$p" 2>&1)

@@ -1,0 +1,499 @@
+/*
+ * client.c: one client connection, from accept to close.
+ *
+ * Its reader task sends INFO, then reads, parses (proto.c) and acts on
+ * each operation in order; a publish is delivered to every subscriber
+ * before the next operation is read, which keeps each publisher's order.
+ * Output goes into c->out (capped at max_pending: past it the client is
+ * a slow consumer and is cut off) and is sent once per loop iteration by
+ * server_flush; when the socket is full, a writer task waits for it under
+ * the write deadline.  A keepalive timer PINGs idle clients and closes
+ * stale ones.  Closing removes the subscriptions at once and lets the
+ * reader task end, flushing a last -ERR if there is one.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+
+#include "corobusd.h"
+#include "log.h"
+
+#define CLIENT_CLOSE_FLUSH_MS	500	/* time to get a last -ERR out */
+#define CLIENT_YIELD_BYTES	4096	/* a read this big: let others run */
+#define CLIENT_OUT_KEEP		4096	/* an idle buffer shrinks to this */
+
+static int client_main(void *);
+
+/* ---- output ---- */
+
+void
+client_slow_consumer(struct client *c)
+{
+	if (c->closing)
+		return;
+	if (c->connected)
+		c->srv->stats.slow_consumers++;
+	client_close(c, "slow consumer (pending bytes)", 0);
+}
+
+/* After a failed append: the only failure of a capped buffer is -ENOBUFS
+ * (or -ENOMEM), and both mean this client cannot take more. */
+static bool
+client_appended(struct client *c, int err)
+{
+	if (err == 0) {
+		server_mark_dirty(c->srv, c);
+		return true;
+	}
+	client_slow_consumer(c);
+	return false;
+}
+
+void
+client_put_ok(struct client *c)
+{
+	client_appended(c, proto_put_ok(&c->out));
+}
+
+void
+client_send_err(struct client *c, int code)
+{
+	if (proto_error_text(code) != NULL)
+		client_appended(c, proto_put_error(&c->out, code));
+	if (proto_error_closes(code))
+		client_close(c, proto_error_text(code) != NULL ?
+		    proto_error_text(code) : "protocol error", 0);
+}
+
+bool
+client_put_msg(struct client *c, const struct proto_msg *m)
+{
+	int err;
+
+	if (c->closing)
+		return false;
+	if (m->hdr.len > 0 && !c->headers)
+		err = proto_put_msg_nohdr(&c->out, m);
+	else
+		err = proto_put_msg(&c->out, m);
+	return client_appended(c, err);
+}
+
+void
+client_send_info(struct client *c, bool ldm)
+{
+	char *json = server_info_json(c->srv, c, ldm);
+
+	if (json == NULL)
+		return;
+	client_appended(c, proto_put_info(&c->out, json, strlen(json)));
+	free(json);
+}
+
+/* The writer task: runs only while the socket cannot take c->out. */
+static int
+client_writer(void *arg)
+{
+	struct client *c = arg;
+	int64_t deadline = coro_deadline_in(c->srv->conf->limits.write_deadline);
+	ssize_t n = 0;
+
+	while (buf_len(&c->out) > 0 && !c->closing) {
+		n = coro_stream_send(c->s, buf_data(&c->out), buf_len(&c->out),
+		    deadline);
+		if (n < 0)
+			break;
+		buf_consume(&c->out, (size_t)n);
+		c->srv->stats.out_bytes += (uint64_t)n;
+	}
+	if (n == -ETIMEDOUT) {
+		if (c->connected)
+			c->srv->stats.slow_consumers++;
+		client_close(c, "slow consumer (write deadline)", 0);
+	} else if (n < 0 && n != -ECANCELED)
+		client_close(c, "write error", 0);
+	buf_shrink(&c->out, CLIENT_OUT_KEEP);
+	coro_task_unref(c->writer);
+	c->writer = NULL;
+	return 0;
+}
+
+void
+client_flush(struct client *c)
+{
+	ssize_t n;
+
+	if (c->writer != NULL || buf_len(&c->out) == 0)
+		return;
+	n = coro_stream_send_nowait(c->s, buf_data(&c->out), buf_len(&c->out));
+	if (n < 0) {
+		client_close(c, "write error", 0);
+		return;
+	}
+	buf_consume(&c->out, (size_t)n);
+	if (buf_len(&c->out) == 0) {
+		buf_shrink(&c->out, CLIENT_OUT_KEEP);
+		return;
+	}
+	c->writer = coro_spawn(c->srv->loop, client_writer, c,
+	    &(coro_spawn_opts){ .name = "client-writer" });
+	if (c->writer == NULL)
+		client_close(c, "out of memory", 0);
+}
+
+/* ---- close ---- */
+
+void
+client_close(struct client *c, const char *reason, int err)
+{
+	if (c->closing)
+		return;
+	if (err != 0 && proto_error_text(err) != NULL)
+		(void)proto_put_error(&c->out, err);
+	c->closing = true;
+	c->close_reason = reason;
+	/* no more deliveries from here on */
+	pubsub_client_gone(c);
+	if (c->ping_timer != NULL)
+		coro_timer_stop(c->ping_timer);
+	if (c->reader != coro_current())
+		coro_cancel(c->reader);
+}
+
+/* The reader's last act: out of every list, a last flush, free. */
+static void
+client_free(struct client *c)
+{
+	struct server *srv = c->srv;
+
+	if (!c->closing)
+		client_close(c, "closed", 0);
+	if (c->writer != NULL) {
+		coro_task *w = coro_task_ref(c->writer);
+
+		coro_cancel(w);
+		coro_shield_begin();
+		coro_join(w, NULL, CORO_NEVER);
+		coro_shield_end();
+		coro_task_unref(w);
+	}
+	/* a last -ERR, if any, within a short deadline (not after write
+	 * errors: the socket is gone then) */
+	if (buf_len(&c->out) > 0 && strcmp(c->close_reason, "write error") != 0 &&
+	    strncmp(c->close_reason, "slow consumer", 13) != 0) {
+		coro_shield_begin();
+		(void)coro_stream_send(c->s, buf_data(&c->out),
+		    buf_len(&c->out), coro_deadline_in(CLIENT_CLOSE_FLUSH_MS));
+		coro_shield_end();
+	}
+	if (c->dirty) {
+		TAILQ_REMOVE(&srv->dirty, c, dirty_link);
+		c->dirty = false;
+	}
+	TAILQ_REMOVE(&srv->clients, c, link);
+	srv->nclients--;
+	log_info("client: closed cid=%llu addr=%s reason=\"%s\" in=%llu out=%llu",
+	    (unsigned long long)c->cid, c->addr, c->close_reason,
+	    (unsigned long long)c->stats.in_msgs,
+	    (unsigned long long)c->stats.out_msgs);
+	coro_timer_free(c->ping_timer);
+	coro_stream_close(c->s);
+	buf_release(&c->out);
+	free(c->name);
+	free(c->lang);
+	free(c->version);
+	free(c);
+}
+
+/* ---- keepalive ---- */
+
+static void
+client_ping_tick(void *arg)
+{
+	struct client *c = arg;
+	const struct conf_limits *lim = &c->srv->conf->limits;
+
+	if (c->closing)
+		return;
+	/* nats-server skips a client that showed activity recently */
+	if (c->rtt_known && coro_now() - c->last_in < lim->ping_interval)
+		return;
+	if (c->pings_out + 1 > lim->ping_max) {
+		client_close(c, "stale connection", PROTO_ESTALE);
+		return;
+	}
+	c->pings_out++;
+	client_appended(c, proto_put_ping(&c->out));
+}
+
+/* ---- operations ---- */
+
+static char *
+json_strdup(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+}
+
+static bool
+json_bool(json_t *o, const char *key, bool def)
+{
+	json_t *v = json_object_get(o, key);
+
+	return v == NULL || json_is_null(v) ? def : json_is_true(v);
+}
+
+static int
+op_connect(void *arg, const char *json, size_t len)
+{
+	struct client *c = arg;
+	json_error_t jerr;
+	json_t *o, *proto;
+	int err = 0;
+
+	if ((o = json_loadb(json, len, 0, &jerr)) == NULL ||
+	    !json_is_object(o)) {
+		json_decref(o);
+		client_close(c, "invalid CONNECT", PROTO_EJSON);
+		return PROTO_EJSON;
+	}
+	if (json_object_get(o, "account") != NULL ||
+	    json_object_get(o, "new_account") != NULL) {
+		err = PROTO_EAUTH;
+		goto out;
+	}
+	proto = json_object_get(o, "protocol");
+	c->protocol = json_is_integer(proto) ?
+	    (int)json_integer_value(proto) : 0;
+	if (proto != NULL && !json_is_integer(proto))
+		c->protocol = -1;
+	if (c->protocol != 0 && c->protocol != 1) {
+		err = PROTO_EPROTOCOL;
+		goto out;
+	}
+	c->verbose = json_bool(o, "verbose", true);
+	c->pedantic = json_bool(o, "pedantic", true);
+	c->echo = json_bool(o, "echo", true);
+	c->headers = json_bool(o, "headers", false);
+	c->no_responders = json_bool(o, "no_responders", false);
+	if (c->no_responders && !c->headers) {
+		err = PROTO_ENORESPONDERS;
+		goto out;
+	}
+	free(c->name);
+	free(c->lang);
+	free(c->version);
+	c->name = json_strdup(o, "name");
+	c->lang = json_strdup(o, "lang");
+	c->version = json_strdup(o, "version");
+	if (!c->connected)
+		log_debug("client: connect cid=%llu name=\"%s\" lang=%s "
+		    "version=%s", (unsigned long long)c->cid,
+		    c->name ? c->name : "", c->lang ? c->lang : "",
+		    c->version ? c->version : "");
+	c->connected = true;
+	if (c->verbose)
+		client_put_ok(c);
+ out:
+	json_decref(o);
+	if (err != 0) {
+		client_send_err(c, err);
+		return err;
+	}
+	return 0;
+}
+
+static int
+op_pub(void *arg, const struct proto_msg *m)
+{
+	struct client *c = arg;
+
+	if (m->op == PROTO_OP_HPUB && !c->headers) {
+		/* nats-server closes without a word */
+		client_close(c, "HPUB without headers", PROTO_ENOHEADERS);
+		return PROTO_ENOHEADERS;
+	}
+	c->last_in = coro_now();
+	if (pubsub_pub(c, m) != 0) {
+		client_close(c, "out of memory", 0);
+		return PROTO_ESTOP;
+	}
+	return c->closing ? PROTO_ESTOP : 0;
+}
+
+static int
+op_sub(void *arg, const struct proto_sub *s)
+{
+	struct client *c = arg;
+
+	c->last_in = coro_now();
+	if (pubsub_sub(c, s) != 0) {
+		client_close(c, "out of memory", 0);
+		return PROTO_ESTOP;
+	}
+	return c->closing ? PROTO_ESTOP : 0;
+}
+
+static int
+op_unsub(void *arg, const struct proto_sub *s)
+{
+	struct client *c = arg;
+
+	c->last_in = coro_now();
+	pubsub_unsub(c, s);
+	return c->closing ? PROTO_ESTOP : 0;
+}
+
+static int
+op_ping(void *arg)
+{
+	struct client *c = arg;
+
+	c->last_in = coro_now();
+	client_appended(c, proto_put_pong(&c->out));
+	c->pong_sent = true;
+	return c->closing ? PROTO_ESTOP : 0;
+}
+
+static int
+op_pong(void *arg)
+{
+	struct client *c = arg;
+
+	c->pings_out = 0;
+	c->rtt_known = true;
+	return 0;
+}
+
+static const struct proto_ops client_ops = {
+	.connect = op_connect,
+	.pub = op_pub,
+	.sub = op_sub,
+	.unsub = op_unsub,
+	.ping = op_ping,
+	.pong = op_pong,
+};
+
+/* ---- the reader task ---- */
+
+static void
+client_limits(struct client *c)
+{
+	const struct conf_limits *lim = &c->srv->conf->limits;
+
+	c->parser.max_control_line = lim->max_control_line;
+	c->parser.max_payload = lim->max_payload;
+	c->out.max = lim->max_pending;
+}
+
+static const char *
+read_error(ssize_t n)
+{
+	switch (n) {
+	case 0:
+		return "client closed";
+	case -ECONNRESET:
+		return "connection reset";
+	case -ECANCELED:
+		return "closed by the server";
+	default:
+		return "read error";
+	}
+}
+
+static int
+client_main(void *arg)
+{
+	struct client *c = arg;
+	struct server *srv = c->srv;
+	struct evbuffer *in = coro_stream_input(c->s);
+	const char *reason = NULL;
+	ssize_t n, r;
+	size_t len;
+
+	client_send_info(c, false);
+	if (srv->nclients > srv->conf->limits.max_connections) {
+		/* INFO first, then the refusal, as nats-server does */
+		client_close(c, "maximum connections exceeded", PROTO_EMAXCONN);
+		goto out;
+	}
+	if (srv->conf->limits.ping_interval > 0)
+		coro_timer_start_repeat(c->ping_timer,
+		    srv->conf->limits.ping_interval);
+	while (!c->closing) {
+		n = coro_stream_fill(c->s, CORO_NEVER);
+		if (n <= 0) {
+			reason = read_error(n);
+			break;
+		}
+		len = evbuffer_get_length(in);
+		if (len < proto_parser_need(&c->parser))
+			continue;
+		r = proto_parse(&c->parser,
+		    (const char *)evbuffer_pullup(in, (ev_ssize_t)len), len,
+		    &client_ops, c);
+		evbuffer_drain(in, proto_parser_consumed(&c->parser));
+		if (r < 0 && !c->closing) {
+			client_send_err(c, (int)r);
+			if (!c->closing)
+				client_close(c, "protocol error", 0);
+		}
+		/* a big read means more is coming: let the flush and the
+		 * other clients run first */
+		if (n >= CLIENT_YIELD_BYTES && coro_yield() != 0)
+			break;
+	}
+ out:
+	client_close(c, reason != NULL ? reason : "closed", 0);
+	client_free(c);
+	return 0;
+}
+
+int
+client_start(struct server *srv, coro_stream *s, const char *addr,
+    const char *ip)
+{
+	struct client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		coro_stream_close(s);
+		return -ENOMEM;
+	}
+	c->srv = srv;
+	c->s = s;
+	c->cid = ++srv->next_cid;
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	snprintf(c->ip, sizeof(c->ip), "%s", ip);
+	c->verbose = c->pedantic = c->echo = true;
+	c->start = c->last_in = coro_now();
+	proto_parser_init(&c->parser, PROTO_SERVER);
+	buf_init(&c->out, srv->conf->limits.max_pending);
+	client_limits(c);
+	c->ping_timer = coro_timer_new(srv->loop, client_ping_tick, c);
+	c->reader = coro_group_spawn(srv->clients_group, client_main, c,
+	    &(coro_spawn_opts){ .name = "client" });
+	if (c->ping_timer == NULL || c->reader == NULL) {
+		coro_timer_free(c->ping_timer);
+		coro_stream_close(s);
+		free(c);
+		return -ENOMEM;
+	}
+	TAILQ_INSERT_TAIL(&srv->clients, c, link);
+	srv->nclients++;
+	srv->stats.total_connections++;
+	log_info("client: connected cid=%llu addr=%s",
+	    (unsigned long long)c->cid, c->addr);
+	return 0;
+}
+
+void
+client_reload(struct client *c)
+{
+	client_limits(c);
+}

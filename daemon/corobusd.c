@@ -1,0 +1,239 @@
+/*
+ * corobusd.c: main: the command line, the configuration, and the server's
+ * start.  `corobusd [-dqtTv] [-c file] [-p port]`, see corobusd(8).
+ *
+ * Exit codes follow sysexits(3): 64 bad usage, 78 bad configuration,
+ * 71 a listener that cannot be bound (or another OS failure).
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "corobusd.h"
+#include "log.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG	SYSCONFDIR "/corobus/corobus.yaml"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: corobusd [-dqtTvV] [-c file] [-p port]\n"
+	    "  -c, --config FILE     configuration (default %s)\n"
+	    "  -t, --test-config     check the configuration and exit\n"
+	    "  -T, --dump-config     check, then print the effective "
+	    "configuration\n"
+	    "  -p, --port PORT       port of the first NATS TCP listener\n"
+	    "  -d, --daemon          run in the background (not under "
+	    "systemd)\n"
+	    "  -v, --verbose         debug logging; twice: protocol trace\n"
+	    "  -q, --quiet           errors only\n"
+	    "  -V, --version         print the version and features\n"
+	    "  -h, --help            this help\n", DEFAULT_CONFIG);
+}
+
+static int
+daemonize(void)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() == -1)
+		return -1;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") == -1)
+		return -1;
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return 0;
+}
+
+/* -p: the port of the first NATS-protocol TCP listener; an error, never
+ * silently ignored, when there is none. */
+static int
+override_port(struct conf *conf, const char *port)
+{
+	struct conf_error err;
+	char key[64];
+	size_t i;
+
+	for (i = 0; i < conf->nlisteners; i++) {
+		if (conf->listeners[i].proto != CONF_PROTO_NATS ||
+		    conf->listeners[i].unix_path != NULL)
+			continue;
+		snprintf(key, sizeof(key), "listeners[%zu].port", i);
+		if (conf_apply_override_err(conf, key, port, &err) != 0) {
+			fprintf(stderr, "corobusd: -p %s: %s\n", port, err.text);
+			return -1;
+		}
+		return 0;
+	}
+	fprintf(stderr, "corobusd: -p %s: the configuration has no NATS TCP "
+	    "listener\n", port);
+	return -1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "test-config", no_argument, NULL, 't' },
+		{ "dump-config", no_argument, NULL, 'T' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path = NULL, *port = NULL;
+	bool test = false, dump = false, daemon = false, quiet = false;
+	int verbose = 0, ch, rc;
+	struct conf_error cerr;
+	struct conf *conf;
+	struct server srv;
+
+	while ((ch = getopt_long(argc, argv, "c:tTp:dvqVh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'T':
+			test = dump = true;
+			break;
+		case 'p':
+			port = optarg;
+			break;
+		case 'd':
+			daemon = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'V':
+			printf("corobusd %s\nfeatures: nats tcp unix%s\n",
+			    PACKAGE_VERSION,
+#ifdef CORO_ASAN
+			    " asan"
+#else
+			    ""
+#endif
+			    );
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "corobusd: unexpected argument: %s\n",
+		    argv[optind]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+
+	/* the configuration: -c, else the default file, else built-in */
+	if (conf_load(path != NULL ? path : DEFAULT_CONFIG, &conf, &cerr) != 0) {
+		if (path != NULL || cerr.errnum != ENOENT) {
+			fprintf(stderr, "corobusd: %s\n", cerr.text);
+			return EX_CONFIG;
+		}
+		if (conf_defaults(&conf) != 0) {
+			fprintf(stderr, "corobusd: out of memory\n");
+			return EX_OSERR;
+		}
+	} else if (path == NULL)
+		path = DEFAULT_CONFIG;
+	if (port != NULL && override_port(conf, port) != 0) {
+		conf_free(conf);
+		return EX_CONFIG;
+	}
+	if (test) {
+		if (dump)
+			conf_dump(conf, stdout);
+		if (!quiet)
+			fprintf(stderr, "corobusd: configuration OK%s%s\n",
+			    path != NULL ? ": " : " (built-in defaults)",
+			    path != NULL ? path : "");
+		conf_free(conf);
+		return 0;
+	}
+
+	log_level = verbose >= 2 ? LOG_LEVEL_TRACE :
+	    verbose == 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR;
+	if (verbose == 0)
+		log_level = (enum log_level)conf->log.level;
+	if (quiet)
+		log_level = LOG_LEVEL_ERROR;
+	if (log_init(daemon && conf->log.target == CONF_LOG_STDERR ?
+	    LOG_TARGET_SYSLOG : (enum log_target)conf->log.target, log_level,
+	    conf->log.file) != 0) {
+		fprintf(stderr, "corobusd: log file %s: %s\n", conf->log.file,
+		    strerror(errno));
+		conf_free(conf);
+		return EX_CANTCREAT;
+	}
+	if (path != NULL)
+		log_info("corobusd %s starting, configuration %s",
+		    PACKAGE_VERSION, path);
+	else
+		log_info("corobusd %s starting: no configuration file (%s), "
+		    "using the built-in defaults", PACKAGE_VERSION,
+		    DEFAULT_CONFIG);
+
+	if ((rc = server_init(&srv, conf, path)) != 0) {
+		log_error("start-up failed: %s", strerror(-rc));
+		server_fini(&srv);
+		return EX_OSERR;
+	}
+	if ((rc = server_listen(&srv)) != 0) {
+		server_fini(&srv);
+		return EX_OSERR;
+	}
+	if (daemon && daemonize() != 0) {
+		log_warn("daemon");
+		server_fini(&srv);
+		return EX_OSERR;
+	}
+	rc = server_run(&srv);
+	server_fini(&srv);
+	log_info("corobusd stopped");
+	log_close();
+	return rc;
+}

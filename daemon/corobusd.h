@@ -1,0 +1,187 @@
+/*
+ * corobusd.h: the daemon's program header: the server, its client
+ * connections and their subscriptions, and the prototypes of each file,
+ * grouped by file.  Modules without I/O (proto, subject, sublist, conf,
+ * buf, log) have their own headers and are tested alone.
+ *
+ * One process, one thread, one libcoro loop.  Each listener has an accept
+ * task; each client connection has a reader task that parses what the
+ * client sends and delivers what it publishes straight into the
+ * subscribers' output buffers.  Output is written once per loop iteration
+ * by a flush callback, and only a connection that cannot take its output
+ * at once gets a writer task, which waits under the write deadline.
+ */
+#ifndef COROBUSD_H
+#define COROBUSD_H
+
+#include <sys/queue.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coro.h"
+#include "conf.h"
+#include "buf.h"
+#include "proto.h"
+#include "sublist.h"
+
+#define COROBUSD_NATS_VERSION	"2.9.25"	/* what INFO advertises */
+
+struct client;
+
+/* A client's subscription.  Lives in the client's sid table and in the
+ * server's sublist while active; once removed it is parked on the
+ * server's graveyard until no delivery can still see it (sublist results
+ * are snapshots). */
+struct csub {
+	struct sublist_sub	 ss;		/* ss.owner is the client */
+	struct client		*c;
+	uint64_t		 delivered;
+	uint64_t		 max;		/* auto-unsubscribe; 0 = none */
+	bool			 dead;		/* removed from index and table */
+	struct csub		*hnext;		/* sid table chain / graveyard */
+	size_t			 sid_len;
+	char			 strings[];	/* subject, queue, sid, each
+						   NUL-terminated */
+};
+
+static inline const char *
+csub_sid(const struct csub *s)
+{
+	return s->strings + s->ss.subject_len + 1 +
+	    (s->ss.queue != NULL ? s->ss.queue_len + 1 : 0);
+}
+
+struct client_stats {
+	uint64_t	in_msgs, out_msgs, in_bytes, out_bytes;
+};
+
+struct client {
+	struct server		*srv;
+	uint64_t		 cid;
+	coro_stream		*s;
+	coro_task		*reader;
+	coro_task		*writer;	/* running only while output
+						   waits for the socket */
+	struct proto_parser	 parser;
+	char			 addr[160];	/* "ip:port" or "unix:path" */
+	char			 ip[48];
+	/* CONNECT options; defaults as nats-server (verbose, pedantic and
+	 * echo on until CONNECT says otherwise) */
+	bool			 connected;	/* CONNECT seen */
+	bool			 verbose, pedantic, echo;
+	bool			 headers, no_responders;
+	int			 protocol;
+	char			*name, *lang, *version;
+	/* subscriptions by sid */
+	struct csub		**subs;
+	size_t			 nsubs, subs_cap;
+	/* output, capped at max_pending; sent by server_flush, or by the
+	 * writer task when the socket is full */
+	struct buf		 out;
+	bool			 dirty;
+	TAILQ_ENTRY(client)	 dirty_link;
+	bool			 closing;
+	const char		*close_reason;
+	bool			 pong_sent;	/* first PONG: pings may start */
+	/* keepalive */
+	coro_timer		*ping_timer;
+	unsigned		 pings_out;
+	int64_t			 last_in;	/* ms of the last message in */
+	bool			 rtt_known;
+	int64_t			 start;		/* coro_now() at accept */
+	struct client_stats	 stats;
+	TAILQ_ENTRY(client)	 link;
+};
+
+TAILQ_HEAD(client_list, client);
+
+struct listener {
+	struct server		*srv;
+	struct conf_listener	*cl;
+	coro_listener		*l;
+	coro_task		*task;		/* the accept loop */
+	char			 name[128];	/* "127.0.0.1:4240", "unix:/path" */
+};
+
+struct server_stats {
+	uint64_t	in_msgs, out_msgs, in_bytes, out_bytes;
+	uint64_t	slow_consumers;
+	uint64_t	total_connections;
+};
+
+struct server {
+	struct conf		*conf;
+	const char		*conf_path;	/* NULL: built-in defaults */
+	coro_loop		*loop;
+	struct sublist		*sublist;
+	struct listener		*listeners;
+	size_t			 nlisteners;
+	coro_group		*clients_group;	/* every client's reader */
+	struct client_list	 clients;
+	size_t			 nclients;
+	uint64_t		 next_cid;
+	char			 server_id[57];	/* N + 55 base32, as nats */
+	char			*server_name;
+	char			 host[64];	/* INFO host/port: first TCP */
+	int			 port;		/* listener */
+	struct server_stats	 stats;
+	int64_t			 start;
+	/* delivery */
+	struct client_list	 dirty;		/* clients with output to send */
+	bool			 flush_queued;
+	int			 delivering;	/* nesting of publish calls */
+	struct csub		*graveyard;	/* removed, not yet freed */
+	uint64_t		 rng;
+	/* lifecycle */
+	bool			 lame_duck;
+	bool			 stopping;
+	int			 exit_code;
+};
+
+/* server.c */
+int	 server_init(struct server *, struct conf *, const char *conf_path);
+int	 server_listen(struct server *);
+int	 server_run(struct server *);
+void	 server_fini(struct server *);
+void	 server_reload(struct server *);
+void	 server_lame_duck(struct server *);
+void	 server_shutdown(struct server *);
+/* The INFO line for a new client, as JSON text (malloc'd). */
+char	*server_info_json(struct server *, struct client *, bool ldm);
+void	 server_mark_dirty(struct server *, struct client *);
+uint32_t server_random(struct server *);
+
+/* client.c */
+int	 client_start(struct server *, coro_stream *, const char *addr,
+	    const char *ip);
+/* Closes the connection with a reason for the log; err, when not 0, is
+ * a proto error code whose -ERR text is sent first (if it has one). */
+void	 client_close(struct client *, const char *reason, int err);
+/* After appending to c->out failed for want of room: close c as a slow
+ * consumer. */
+void	 client_slow_consumer(struct client *);
+/* Sends what c->out holds without waiting; starts the writer task when
+ * the socket is full. */
+void	 client_flush(struct client *);
+void	 client_send_err(struct client *, int code);
+void	 client_put_ok(struct client *);
+/* Appends MSG (or HMSG when the client takes headers; the header block
+ * is dropped otherwise) for m, whose sid is the subscription's; false
+ * when the client is closing or just became a slow consumer. */
+bool	 client_put_msg(struct client *, const struct proto_msg *m);
+void	 client_send_info(struct client *, bool ldm);
+/* Limits changed by a reload reach existing clients too. */
+void	 client_reload(struct client *);
+
+/* pubsub.c */
+int	 pubsub_sub(struct client *, const struct proto_sub *);
+int	 pubsub_unsub(struct client *, const struct proto_sub *);
+int	 pubsub_pub(struct client *, const struct proto_msg *);
+/* Removes every subscription of the client (on close). */
+void	 pubsub_client_gone(struct client *);
+/* Frees the subscriptions parked while deliveries could still see them. */
+void	 pubsub_bury(struct server *);
+
+#endif
