@@ -3,7 +3,7 @@
 # with sudo available).  Safe to run again: it installs only the Debian
 # packages that are missing and rebuilds only what changed.
 #
-#   ./setup.sh run     install, build, run the demo in the foreground
+#   ./setup.sh run     install, build, run corobusd in the foreground
 #   ./setup.sh test    install, build, run the whole test suite
 #   ./setup.sh build   install and build only
 #   ./setup.sh deps    install the Debian packages only
@@ -117,9 +117,10 @@ build)
 	deps; build ;;
 run)
 	deps; build
-	say "running the echo server demo on 127.0.0.1:4240 (Ctrl-C stops it)"
-	say "try: $BUILD_DIR/examples/coro_echo client --tcp 127.0.0.1:4240 hello"
-	exec "$BUILD_DIR/examples/coro_echo" server --tcp 127.0.0.1:4240 ;;
+	# the shipped defaults: /etc/corobus/corobus.yaml if installed,
+	# else the built-in ones (NATS on 127.0.0.1:4240); Ctrl-C stops it
+	say "running corobusd in the foreground (Ctrl-C stops it)"
+	exec "$BUILD_DIR/daemon/corobusd" ;;
 test)
 	deps; build; check ;;
 *)
