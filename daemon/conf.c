@@ -251,6 +251,9 @@ static int	check_conf(const struct conf *, const struct mark *,
  * Errors.
  */
 
+static int verr(struct conf_error *, const char *, int, int, const char *,
+    int, const char *, va_list) __attribute__((format(printf, 7, 0)));
+
 static int
 verr(struct conf_error *err, const char *file, int line, int col,
     const char *key, int errnum, const char *fmt, va_list ap)
@@ -2135,6 +2138,9 @@ check_conf(const struct conf *c, const struct mark *set,
 /*
  * Reload support.
  */
+
+static int push_key(char ***, size_t *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int
 push_key(char ***keys, size_t *n, const char *fmt, ...)

@@ -391,7 +391,10 @@ tls_setup(struct coro_stream *s, SSL_CTX *ctx, const char *hostname,
 			ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
 			    hostname);
 		else if (hostname != NULL)
-			ok = SSL_set_tlsext_host_name(ssl, hostname) == 1 &&
+			/* SSL_set_tlsext_host_name() casts away const */
+			ok = SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+			    TLSEXT_NAMETYPE_host_name,
+			    (void *)(uintptr_t)hostname) == 1 &&
 			    SSL_set1_host(ssl, hostname) == 1;
 	}
 	if (ok != 1) {

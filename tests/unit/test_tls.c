@@ -73,6 +73,8 @@ here(void)
 static char dir[64];
 static char ca_pem[128], ca2_pem[128], srv_pem[128], srv_key[128];
 
+static int sh(const char *, ...) __attribute__((format(printf, 1, 2)));
+
 static int
 sh(const char *fmt, ...)
 {
