@@ -5,7 +5,11 @@
 # checks the stack registrations of the context switch.
 set -u
 build=${1:-build}
+top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
 cd "$build" || exit 1
+# the tests find their fixtures as under make check
+top_builddir=$(pwd)
+export top_srcdir top_builddir
 fails=0
 for t in tests/unit/test_*; do
 	case "$t" in *.o|*.log|*.trs|*.c) continue ;; esac
