@@ -331,6 +331,14 @@ CORO_API ssize_t coro_stream_send_nowait(coro_stream *s, const void *buf,
     size_t len);
 CORO_API ssize_t coro_stream_send(coro_stream *s, const void *buf,
     size_t len, int64_t deadline);
+/* Waits until a direct send can make progress: flushes the output
+ * buffer, then waits for what the last coro_stream_send_nowait() lacked
+ * (room in the socket; TLS may need the peer's bytes).  It holds no
+ * pointer to the caller's bytes while it waits, so a server may go on
+ * appending to (and moving) its own output buffer meanwhile, then send
+ * from wherever the bytes are now.  0 or a negative errno (-ETIMEDOUT,
+ * -ECANCELED, -EPIPE).  May suspend. */
+CORO_API int coro_stream_wait_send(coro_stream *s, int64_t deadline);
 /* write + flush. */
 CORO_API int coro_stream_write_all(coro_stream *s, const void *buf,
     size_t len, int64_t deadline);

@@ -23,6 +23,9 @@ struct coro__stream_ops {
 	/* One attempt to add bytes to s->in: the count, 0 at end of
 	 * stream, -EAGAIN after setting s->want, or a negative errno. */
 	ssize_t	(*read)(struct coro_stream *s);
+	/* One attempt to read into the caller's buffer while s->in is
+	 * empty (saves the copy through s->in): as read. */
+	ssize_t	(*recv)(struct coro_stream *s, void *buf, size_t len);
 	/* One attempt to send the head of s->out, draining what was sent:
 	 * the count, -EAGAIN after setting s->want, or a negative errno. */
 	ssize_t	(*write)(struct coro_stream *s);
@@ -55,6 +58,8 @@ struct coro_stream {
 	bool		 wshut;		/* write side shut */
 	bool		 closed;	/* coro_stream_close() was called */
 	int		 want;		/* direction, after -EAGAIN */
+	int		 send_want;	/* want after a direct send's
+					   -EAGAIN; 0 = none yet */
 	/* calls in progress; the last to leave frees a closed stream */
 	int		 busy;
 	coro_task	*closer;	/* the task closing, which may wait */

@@ -104,6 +104,34 @@ plain_read(struct coro_stream *s)
 }
 
 static ssize_t
+plain_recv(struct coro_stream *s, void *buf, size_t len)
+{
+	ssize_t n;
+	int err;
+
+	if (!s->readable) {
+		s->want = CORO_READ;
+		return -EAGAIN;
+	}
+	do
+		n = read(s->fd, buf, len);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		err = errno;
+		if (err == EAGAIN || err == EWOULDBLOCK) {
+			s->readable = false;
+			s->want = CORO_READ;
+			return -EAGAIN;
+		}
+		return -err;
+	}
+	/* as in plain_read: a short read drained the socket */
+	if (s->is_socket && !s->rdhup && n > 0 && (size_t)n < len)
+		s->readable = false;
+	return n;
+}
+
+static ssize_t
 plain_write(struct coro_stream *s)
 {
 	struct evbuffer_iovec v[STREAM_WRITE_IOV];
@@ -189,6 +217,7 @@ plain_shutdown(struct coro_stream *s, int64_t deadline)
 
 static const struct coro__stream_ops plain_ops = {
 	.read = plain_read,
+	.recv = plain_recv,
 	.write = plain_write,
 	.send = plain_send,
 	.shutdown = plain_shutdown,
@@ -381,6 +410,38 @@ coro_stream_fd(const coro_stream *s)
 	return s->fd;
 }
 
+/* Reads straight into buf while nothing is buffered: up to len bytes,
+ * at least min (or end of stream).  Returns the count; on end of stream
+ * or an error, what came is put back into s->in, where the buffered
+ * functions expect it, and the error (0 at end of stream) returned. */
+static ssize_t
+stream_recv_direct(struct coro_stream *s, char *buf, size_t min, size_t len,
+    int64_t deadline)
+{
+	size_t got = 0;
+	ssize_t n;
+	int err;
+
+	while (got < min) {
+		if (s->eof)
+			n = 0;
+		else if ((n = s->ops->recv(s, buf + got, len - got)) > 0) {
+			got += (size_t)n;
+			continue;
+		} else if (n == -EAGAIN) {
+			if ((err = coro__stream_wait(s, s->want, deadline)) == 0)
+				continue;
+			n = err;
+		}
+		if (n == 0)
+			s->eof = true;
+		if (got > 0 && evbuffer_add(s->in, buf, got) == -1)
+			return -ENOMEM;
+		return n;
+	}
+	return (ssize_t)got;
+}
+
 ssize_t
 coro_stream_read(coro_stream *s, void *buf, size_t len, int64_t deadline)
 {
@@ -391,8 +452,9 @@ coro_stream_read(coro_stream *s, void *buf, size_t len, int64_t deadline)
 	/* evbuffer_remove() returns an int */
 	if (len > INT_MAX)
 		len = INT_MAX;
-	if (len > 0 && (evbuffer_get_length(s->in) > 0 ||
-	    (n = stream_fill(s, deadline)) > 0))
+	if (len > 0 && evbuffer_get_length(s->in) == 0)
+		n = stream_recv_direct(s, buf, 1, len, deadline);
+	else if (len > 0)
 		n = evbuffer_remove(s->in, buf, len);
 	coro__stream_leave(s);
 	return n;
@@ -408,6 +470,13 @@ coro_stream_read_exact(coro_stream *s, void *buf, size_t len,
 		return -EINVAL;
 	if ((n = stream_begin(s)) != 0)
 		return n;
+	if (len > 0 && evbuffer_get_length(s->in) == 0) {
+		n = stream_recv_direct(s, buf, len, len, deadline);
+		if (n == 0 && evbuffer_get_length(s->in) > 0)
+			n = -EPIPE;	/* what came stays buffered */
+		coro__stream_leave(s);
+		return n;
+	}
 	while (evbuffer_get_length(s->in) < len) {
 		if ((n = stream_fill(s, deadline)) <= 0)
 			break;
@@ -605,6 +674,8 @@ coro_stream_send_nowait(coro_stream *s, const void *buf, size_t len)
 		return 0;
 	coro__stream_enter(s);
 	n = s->ops->send(s, buf, len);
+	if (n == -EAGAIN)
+		s->send_want = s->want;
 	coro__stream_leave(s);
 	return n == -EAGAIN ? 0 : n;
 }
@@ -631,6 +702,22 @@ coro_stream_send(coro_stream *s, const void *buf, size_t len,
 	}
 	coro__stream_leave(s);
 	return n;
+}
+
+int
+coro_stream_wait_send(coro_stream *s, int64_t deadline)
+{
+	int err;
+
+	if ((err = stream_begin(s)) != 0)
+		return err;
+	if (s->wshut)
+		err = -EPIPE;
+	else if ((err = coro__stream_flush(s, deadline)) == 0)
+		err = coro__stream_wait(s, s->send_want != 0 ? s->send_want :
+		    CORO_WRITE, deadline);
+	coro__stream_leave(s);
+	return err;
 }
 
 size_t

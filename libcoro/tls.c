@@ -247,6 +247,20 @@ tls_read(struct coro_stream *s)
 }
 
 static ssize_t
+tls_recv(struct coro_stream *s, void *buf, size_t len)
+{
+	size_t got;
+
+	if (s->tls_fatal != 0)
+		return s->tls_fatal;
+	ERR_clear_error();
+	s->tls_syserr = 0;
+	if (SSL_read_ex(s->ssl, buf, len, &got) == 1)
+		return (ssize_t)got;
+	return tls_result(s, SSL_get_error(s->ssl, 0));
+}
+
+static ssize_t
 tls_write(struct coro_stream *s)
 {
 	unsigned char *p;
@@ -345,6 +359,7 @@ tls_close(struct coro_stream *s, bool in_task)
 
 static const struct coro__stream_ops tls_ops = {
 	.read = tls_read,
+	.recv = tls_recv,
 	.write = tls_write,
 	.send = tls_send,
 	.shutdown = tls_shutdown,
