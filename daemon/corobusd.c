@@ -72,31 +72,6 @@ daemonize(void)
 	return 0;
 }
 
-/* -p: the port of the first NATS-protocol TCP listener; an error, never
- * silently ignored, when there is none. */
-static int
-override_port(struct conf *conf, const char *port)
-{
-	struct conf_error err;
-	char key[64];
-	size_t i;
-
-	for (i = 0; i < conf->nlisteners; i++) {
-		if (conf->listeners[i].proto != CONF_PROTO_NATS ||
-		    conf->listeners[i].unix_path != NULL)
-			continue;
-		snprintf(key, sizeof(key), "listeners[%zu].port", i);
-		if (conf_apply_override_err(conf, key, port, &err) != 0) {
-			fprintf(stderr, "corobusd: -p %s: %s\n", port, err.text);
-			return -1;
-		}
-		return 0;
-	}
-	fprintf(stderr, "corobusd: -p %s: the configuration has no NATS TCP "
-	    "listener\n", port);
-	return -1;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -113,12 +88,14 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *path = NULL, *port = NULL;
+	char *abspath = NULL;
 	bool test = false, dump = false, daemon = false, quiet = false;
 	int verbose = 0, ch, rc;
 	struct conf_error cerr;
 	struct conf *conf;
 	struct server srv;
 
+	memset(&srv, 0, sizeof(srv));
 	while ((ch = getopt_long(argc, argv, "c:tTp:dvqVh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -180,10 +157,14 @@ main(int argc, char *argv[])
 		}
 	} else if (path == NULL)
 		path = DEFAULT_CONFIG;
-	if (port != NULL && override_port(conf, port) != 0) {
+	if (port != NULL && server_override_port(conf, port, &cerr) != 0) {
+		fprintf(stderr, "corobusd: -p %s: %s\n", port, cerr.text);
 		conf_free(conf);
 		return EX_CONFIG;
 	}
+	/* reloads read the file again, after -d has changed directory */
+	if (path != NULL && (abspath = realpath(path, NULL)) != NULL)
+		path = abspath;
 	if (test) {
 		if (dump)
 			conf_dump(conf, stdout);
@@ -192,21 +173,18 @@ main(int argc, char *argv[])
 			    path != NULL ? ": " : " (built-in defaults)",
 			    path != NULL ? path : "");
 		conf_free(conf);
+		free(abspath);
 		return 0;
 	}
 
-	log_level = verbose >= 2 ? LOG_LEVEL_TRACE :
-	    verbose == 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR;
-	if (verbose == 0)
-		log_level = (enum log_level)conf->log.level;
-	if (quiet)
-		log_level = LOG_LEVEL_ERROR;
-	if (log_init(daemon && conf->log.target == CONF_LOG_STDERR ?
-	    LOG_TARGET_SYSLOG : (enum log_target)conf->log.target, log_level,
-	    conf->log.file) != 0) {
+	srv.port_override = port;
+	srv.verbose = verbose;
+	srv.quiet = quiet;
+	if (server_apply_log(&srv, conf) != 0) {
 		fprintf(stderr, "corobusd: log file %s: %s\n", conf->log.file,
 		    strerror(errno));
 		conf_free(conf);
+		free(abspath);
 		return EX_CANTCREAT;
 	}
 	if (path != NULL)
@@ -226,14 +204,19 @@ main(int argc, char *argv[])
 		server_fini(&srv);
 		return EX_OSERR;
 	}
-	if (daemon && daemonize() != 0) {
-		log_warn("daemon");
-		server_fini(&srv);
-		return EX_OSERR;
+	if (daemon) {
+		if (daemonize() != 0) {
+			log_warn("daemon");
+			server_fini(&srv);
+			return EX_OSERR;
+		}
+		srv.daemonized = true;
+		server_apply_log(&srv, srv.conf);
 	}
 	rc = server_run(&srv);
 	server_fini(&srv);
 	log_info("corobusd stopped");
 	log_close();
+	free(abspath);
 	return rc;
 }

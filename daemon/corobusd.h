@@ -89,6 +89,8 @@ struct client {
 	coro_timer		*ping_timer;
 	unsigned		 pings_out;
 	int64_t			 last_in;	/* ms of the last message in */
+	bool			 in_active;	/* an op other than PONG in
+						   the batch being parsed */
 	bool			 rtt_known;
 	int64_t			 start;		/* coro_now() at accept */
 	struct client_stats	 stats;
@@ -134,6 +136,11 @@ struct server {
 	int			 delivering;	/* nesting of publish calls */
 	struct csub		*graveyard;	/* removed, not yet freed */
 	uint64_t		 rng;
+	/* what the command line said, kept for reloads */
+	const char		*port_override;	/* -p */
+	int			 verbose;	/* -v count */
+	bool			 quiet;		/* -q */
+	bool			 daemonized;	/* -d: stderr is /dev/null */
 	/* lifecycle */
 	bool			 lame_duck;
 	bool			 stopping;
@@ -145,6 +152,13 @@ int	 server_init(struct server *, struct conf *, const char *conf_path);
 int	 server_listen(struct server *);
 int	 server_run(struct server *);
 void	 server_fini(struct server *);
+/* Log target and level from conf and the command line; 0 or -1 (errno)
+ * when the log file cannot be opened. */
+int	 server_apply_log(struct server *, const struct conf *);
+/* -p on conf: the port of its first NATS TCP listener; 0, or -1 with the
+ * reason in err. */
+int	 server_override_port(struct conf *, const char *port,
+	    struct conf_error *err);
 void	 server_reload(struct server *);
 void	 server_lame_duck(struct server *);
 void	 server_shutdown(struct server *);

@@ -266,18 +266,58 @@ listeners_close(struct server *srv)
 
 /* ---- life cycle ---- */
 
-static void
-apply_log(const struct conf *conf, bool quiet)
+static enum log_target
+log_target_of(enum conf_log_target t)
 {
+	switch (t) {
+	case CONF_LOG_FILE:
+		return LOG_TARGET_FILE;
+	case CONF_LOG_SYSLOG:
+		return LOG_TARGET_SYSLOG;
+	case CONF_LOG_JOURNAL:
+		return LOG_TARGET_JOURNAL;
+	default:
+		return LOG_TARGET_STDERR;
+	}
+}
+
+int
+server_apply_log(struct server *srv, const struct conf *conf)
+{
+	enum log_target target = log_target_of(conf->log.target);
 	enum log_level level = (enum log_level)conf->log.level;
 
-	if (quiet && level > LOG_LEVEL_ERROR)
+	/* -v and -q outrank the file, at start and on every reload */
+	if (srv->verbose >= 2)
+		level = LOG_LEVEL_TRACE;
+	else if (srv->verbose == 1 && level < LOG_LEVEL_DEBUG)
+		level = LOG_LEVEL_DEBUG;
+	if (srv->quiet)
 		level = LOG_LEVEL_ERROR;
-	if (log_level > level)
-		level = log_level;	/* -v keeps its say */
-	if (log_init((enum log_target)conf->log.target, level,
-	    conf->log.file) != 0)
-		log_warn("log: cannot open %s", conf->log.file);
+	/* in the background stderr is /dev/null */
+	if (srv->daemonized && target == LOG_TARGET_STDERR)
+		target = LOG_TARGET_SYSLOG;
+	return log_init(target, level, conf->log.file);
+}
+
+int
+server_override_port(struct conf *conf, const char *port,
+    struct conf_error *err)
+{
+	char key[64];
+	size_t i;
+
+	for (i = 0; i < conf->nlisteners; i++) {
+		if (conf->listeners[i].proto != CONF_PROTO_NATS ||
+		    conf->listeners[i].unix_path != NULL)
+			continue;
+		snprintf(key, sizeof(key), "listeners[%zu].port", i);
+		return conf_apply_override_err(conf, key, port, err) == 0 ?
+		    0 : -1;
+	}
+	snprintf(err->text, sizeof(err->text),
+	    "the configuration has no NATS TCP listener");
+	return -1;
 }
 
 void
@@ -293,15 +333,16 @@ server_reload(struct server *srv)
 		log_notice("reload: no configuration file, nothing to do");
 		return;
 	}
-	if (conf_load(srv->conf_path, &n, &cerr) != 0) {
+	if (conf_load(srv->conf_path, &n, &cerr) != 0 ||
+	    (srv->port_override != NULL &&
+	    server_override_port(n, srv->port_override, &cerr) != 0)) {
 		log_error("reload failed, keeping the running configuration: "
 		    "%s", cerr.text);
 		return;
 	}
 	if (conf_diff_restart(srv->conf, n, &keys, &nkeys) == 0) {
 		for (i = 0; i < nkeys; i++)
-			log_warnx("reload: %s changed, needs a restart",
-			    keys[i]);
+			log_warnx("reload: needs restart: %s", keys[i]);
 		conf_keys_free(keys, nkeys);
 	}
 	if (conf_keep_restart(n, srv->conf) != 0) {
@@ -313,11 +354,13 @@ server_reload(struct server *srv)
 		srv->listeners[i].cl = &n->listeners[i];
 	conf_free(srv->conf);
 	srv->conf = n;
-	apply_log(n, false);
+	if (server_apply_log(srv, n) != 0)
+		log_warn("log: cannot open %s, keeping the old log", n->log.file);
 	TAILQ_FOREACH(c, &srv->clients, link)
 		client_reload(c);
-	log_info("reload: configuration %s applied (%zu change%s need a "
-	    "restart)", srv->conf_path, nkeys, nkeys == 1 ? "" : "s");
+	log_info("reload: applied %s, %zu change%s need%s a restart",
+	    srv->conf_path, nkeys, nkeys == 1 ? "" : "s",
+	    nkeys == 1 ? "s" : "");
 }
 
 static int
@@ -468,7 +511,7 @@ server_init(struct server *srv, struct conf *conf, const char *conf_path)
 	char host[256];
 	size_t i;
 
-	memset(srv, 0, sizeof(*srv));
+	/* the caller zeroed srv and set the command-line fields */
 	srv->conf = conf;
 	srv->conf_path = conf_path;
 	srv->start = coro_now();

@@ -194,6 +194,10 @@ overflow_handler(int signo, siginfo_t *si, void *uctx)
 		return;
 	}
 	signal(SIGSEGV, SIG_DFL);
+	/* a fault repeats when we return; a SIGSEGV sent with kill(2) does
+	 * not, so send it again */
+	if (si->si_code <= 0)
+		raise(SIGSEGV);
 }
 
 static void
