@@ -25,48 +25,6 @@
 
 #include "test_helpers.h"
 
-#define TASK_FAILED	(-10000)
-
-static char failure[512];
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		if (failure[0] == '\0')					\
-			snprintf(failure, sizeof(failure),		\
-			    "%s:%d: CHECK(%s)", __FILE__, __LINE__, #c);\
-		return TASK_FAILED;					\
-	}								\
-} while (0)
-
-#define CHECK_EQ(a, b) do {						\
-	long long a_ = (long long)(a), b_ = (long long)(b);		\
-	if (a_ != b_) {							\
-		if (failure[0] == '\0')					\
-			snprintf(failure, sizeof(failure),		\
-			    "%s:%d: %s is %lld, expected %s = %lld",	\
-			    __FILE__, __LINE__, #a, a_, #b, b_);	\
-		return TASK_FAILED;					\
-	}								\
-} while (0)
-
-static void
-run_checked(coro_fn fn, void *arg)
-{
-	int err;
-
-	failure[0] = '\0';
-	err = run_task(fn, arg);
-	if (failure[0] != '\0')
-		fail_msg("%s", failure);
-	assert_int_equal(err, 0);
-}
-
-static coro_loop *
-here(void)
-{
-	return coro_task_loop(coro_current());
-}
-
 /* ---- an echo server: one connection, lines echoed until EOF ---- */
 
 struct server {

@@ -30,24 +30,7 @@
 #define RUNNING_ON_VALGRIND	0
 #endif
 
-#include "coro.h"
-
-static int
-run_task(coro_fn fn, void *arg)
-{
-	coro_loop *loop;
-	coro_task *t;
-	int err;
-
-	loop = coro_loop_new();
-	assert_non_null(loop);
-	t = coro_spawn(loop, fn, arg, NULL);
-	assert_non_null(t);
-	err = coro_loop_run_until_complete(loop, t, NULL);
-	coro_task_unref(t);
-	coro_loop_free(loop);
-	return err;
-}
+#include "test_helpers.h"
 
 /* Reads s to its end (or len - 1 bytes) into buf, NUL-terminated. */
 static ssize_t

@@ -23,33 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "coro.h"
-
-static int
-run_task(coro_fn fn, void *arg)
-{
-	coro_loop *loop;
-	coro_task *t;
-	int err;
-
-	loop = coro_loop_new();
-	assert_non_null(loop);
-	t = coro_spawn(loop, fn, arg, NULL);
-	assert_non_null(t);
-	err = coro_loop_run_until_complete(loop, t, NULL);
-	coro_task_unref(t);
-	coro_loop_free(loop);
-	return err;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1)
-		;
-}
+#include "test_helpers.h"
 
 /* ---- the jobs, run in the workers ---- */
 
