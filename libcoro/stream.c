@@ -31,7 +31,7 @@
 #include "coro-internal.h"
 #include "stream-internal.h"
 
-#define STREAM_READ_SIZE	16384	/* bytes asked of one read */
+#define STREAM_READ_SIZE	65536	/* bytes asked of one read */
 #define STREAM_WRITE_IOV	16	/* buffer chunks given to one write */
 
 static void
@@ -55,55 +55,6 @@ stream_event_cb(evutil_socket_t fd, short what, void *arg)
 /* ---- the plain transport ---- */
 
 static ssize_t
-plain_read(struct coro_stream *s)
-{
-	struct evbuffer_iovec v[2];
-	struct iovec iov[2];
-	ssize_t n;
-	size_t asked = 0, left;
-	int i, nv, err;
-
-	if (!s->readable) {
-		s->want = CORO_READ;
-		return -EAGAIN;
-	}
-	if ((nv = evbuffer_reserve_space(s->in, STREAM_READ_SIZE, v, 2)) <= 0)
-		return -ENOMEM;
-	for (i = 0; i < nv; i++) {
-		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
-		asked += v[i].iov_len;
-	}
-	do
-		n = nv == 1 ? read(s->fd, iov[0].iov_base, iov[0].iov_len) :
-		    readv(s->fd, iov, nv);
-	while (n == -1 && errno == EINTR);
-	if (n == -1) {
-		err = errno;
-		if (err == EAGAIN || err == EWOULDBLOCK) {
-			s->readable = false;
-			s->want = CORO_READ;
-			return -EAGAIN;
-		}
-		return -err;
-	}
-	left = (size_t)n;
-	for (i = 0; i < nv && left > 0; i++) {
-		if (v[i].iov_len > left)
-			v[i].iov_len = left;
-		left -= v[i].iov_len;
-	}
-	if (evbuffer_commit_space(s->in, v, i) == -1)
-		return -ENOMEM;
-	/* A short read drained the socket, and the next byte brings a new
-	 * edge; not a FIN (or reset) that came with the data, but then
-	 * EV_CLOSED said so. */
-	if (s->is_socket && !s->rdhup && (size_t)n < asked)
-		s->readable = false;
-	return n;
-}
-
-static ssize_t
 plain_recv(struct coro_stream *s, void *buf, size_t len)
 {
 	ssize_t n;
@@ -125,9 +76,32 @@ plain_recv(struct coro_stream *s, void *buf, size_t len)
 		}
 		return -err;
 	}
-	/* as in plain_read: a short read drained the socket */
+	/* A short read drained the socket, and the next byte brings a new
+	 * edge; not a FIN (or reset) that came with the data, but then
+	 * EV_CLOSED said so. */
 	if (s->is_socket && !s->rdhup && n > 0 && (size_t)n < len)
 		s->readable = false;
+	return n;
+}
+
+/* Reads into fresh space at the end of s->in. */
+static ssize_t
+plain_read(struct coro_stream *s)
+{
+	struct evbuffer_iovec v;
+	ssize_t n;
+
+	if (!s->readable) {
+		s->want = CORO_READ;
+		return -EAGAIN;
+	}
+	if (evbuffer_reserve_space(s->in, STREAM_READ_SIZE, &v, 1) != 1)
+		return -ENOMEM;
+	if ((n = plain_recv(s, v.iov_base, v.iov_len)) <= 0)
+		return n;
+	v.iov_len = (size_t)n;
+	if (evbuffer_commit_space(s->in, &v, 1) == -1)
+		return -ENOMEM;
 	return n;
 }
 

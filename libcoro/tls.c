@@ -224,29 +224,6 @@ tls_result(struct coro_stream *s, int e)
 /* ---- the TLS transport ---- */
 
 static ssize_t
-tls_read(struct coro_stream *s)
-{
-	struct evbuffer_iovec v;
-	size_t got;
-	int err;
-
-	if (s->tls_fatal != 0)
-		return s->tls_fatal;
-	if (evbuffer_reserve_space(s->in, TLS_READ_SIZE, &v, 1) != 1)
-		return -ENOMEM;
-	ERR_clear_error();
-	s->tls_syserr = 0;
-	if (SSL_read_ex(s->ssl, v.iov_base, v.iov_len, &got) == 1) {
-		v.iov_len = got;
-		if (evbuffer_commit_space(s->in, &v, 1) == -1)
-			return -ENOMEM;
-		return (ssize_t)got;
-	}
-	err = tls_result(s, SSL_get_error(s->ssl, 0));
-	return err;
-}
-
-static ssize_t
 tls_recv(struct coro_stream *s, void *buf, size_t len)
 {
 	size_t got;
@@ -258,6 +235,24 @@ tls_recv(struct coro_stream *s, void *buf, size_t len)
 	if (SSL_read_ex(s->ssl, buf, len, &got) == 1)
 		return (ssize_t)got;
 	return tls_result(s, SSL_get_error(s->ssl, 0));
+}
+
+static ssize_t
+tls_read(struct coro_stream *s)
+{
+	struct evbuffer_iovec v;
+	ssize_t n;
+
+	if (s->tls_fatal != 0)
+		return s->tls_fatal;
+	if (evbuffer_reserve_space(s->in, TLS_READ_SIZE, &v, 1) != 1)
+		return -ENOMEM;
+	if ((n = tls_recv(s, v.iov_base, v.iov_len)) <= 0)
+		return n;
+	v.iov_len = (size_t)n;
+	if (evbuffer_commit_space(s->in, &v, 1) == -1)
+		return -ENOMEM;
+	return n;
 }
 
 static ssize_t
