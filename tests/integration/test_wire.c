@@ -811,7 +811,7 @@ test_wire_reload(void **state)
 	h_daemon_conf(d, "listeners: [{address: \"127.0.0.1:0\"}]\n"
 	    "limits: {max_payload: 2KiB}\n");
 	h_daemon_signal(d, SIGHUP);
-	assert_true(h_daemon_log_wait(d, "reload: configuration", 2000));
+	assert_true(h_daemon_log_wait(d, "reload: applied", 2000));
 	c = h_conn_tcp(d->port);
 	info = h_handshake(c, NULL);
 	assert_int_equal(h_json_int(info, "max_payload"), 2048);
