@@ -54,8 +54,10 @@ stream_event_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the plain transport ---- */
 
+/* One read(2) or readv(2) of up to total bytes into iov; clears the
+ * readable flag when the socket is drained. */
 static ssize_t
-plain_recv(struct coro_stream *s, void *buf, size_t len)
+plain_readv(struct coro_stream *s, struct iovec *iov, int niov, size_t total)
 {
 	ssize_t n;
 	int err;
@@ -65,7 +67,8 @@ plain_recv(struct coro_stream *s, void *buf, size_t len)
 		return -EAGAIN;
 	}
 	do
-		n = read(s->fd, buf, len);
+		n = niov == 1 ? read(s->fd, iov[0].iov_base, iov[0].iov_len) :
+		    readv(s->fd, iov, niov);
 	while (n == -1 && errno == EINTR);
 	if (n == -1) {
 		err = errno;
@@ -79,9 +82,34 @@ plain_recv(struct coro_stream *s, void *buf, size_t len)
 	/* A short read drained the socket, and the next byte brings a new
 	 * edge; not a FIN (or reset) that came with the data, but then
 	 * EV_CLOSED said so. */
-	if (s->is_socket && !s->rdhup && n > 0 && (size_t)n < len)
+	if (s->is_socket && !s->rdhup && n > 0 && (size_t)n < total)
 		s->readable = false;
 	return n;
+}
+
+/* Reads into the caller's buffer, and what does not fit into spare room
+ * at the end of s->in: so that a read which empties the socket comes
+ * back short, and the next read needs no syscall to learn it. */
+static ssize_t
+plain_recv(struct coro_stream *s, void *buf, size_t len)
+{
+	struct evbuffer_iovec v;
+	struct iovec iov[2];
+	ssize_t n;
+
+	iov[0].iov_base = buf;
+	iov[0].iov_len = len;
+	if (!s->is_socket ||
+	    evbuffer_reserve_space(s->in, STREAM_READ_SIZE, &v, 1) != 1)
+		return plain_readv(s, iov, 1, len);
+	iov[1].iov_base = v.iov_base;
+	iov[1].iov_len = v.iov_len;
+	if ((n = plain_readv(s, iov, 2, len + v.iov_len)) <= (ssize_t)len)
+		return n;
+	v.iov_len = (size_t)n - len;
+	if (evbuffer_commit_space(s->in, &v, 1) == -1)
+		return -ENOMEM;
+	return (ssize_t)len;
 }
 
 /* Reads into fresh space at the end of s->in. */
@@ -89,6 +117,7 @@ static ssize_t
 plain_read(struct coro_stream *s)
 {
 	struct evbuffer_iovec v;
+	struct iovec iov;
 	ssize_t n;
 
 	if (!s->readable) {
@@ -97,7 +126,9 @@ plain_read(struct coro_stream *s)
 	}
 	if (evbuffer_reserve_space(s->in, STREAM_READ_SIZE, &v, 1) != 1)
 		return -ENOMEM;
-	if ((n = plain_recv(s, v.iov_base, v.iov_len)) <= 0)
+	iov.iov_base = v.iov_base;
+	iov.iov_len = v.iov_len;
+	if ((n = plain_readv(s, &iov, 1, v.iov_len)) <= 0)
 		return n;
 	v.iov_len = (size_t)n;
 	if (evbuffer_commit_space(s->in, &v, 1) == -1)
@@ -401,6 +432,8 @@ stream_recv_direct(struct coro_stream *s, char *buf, size_t min, size_t len,
 			n = 0;
 		else if ((n = s->ops->recv(s, buf + got, len - got)) > 0) {
 			got += (size_t)n;
+			if (evbuffer_get_length(s->in) > 0)
+				break;	/* buf is full; the rest went there */
 			continue;
 		} else if (n == -EAGAIN) {
 			if ((err = coro__stream_wait(s, s->want, deadline)) == 0)
