@@ -25,7 +25,10 @@
 
 #define CLIENT_CLOSE_FLUSH_MS	500	/* time to get a last -ERR out */
 #define CLIENT_YIELD_BYTES	4096	/* a read this big: let others run */
-#define CLIENT_OUT_KEEP		4096	/* an idle buffer shrinks to this */
+#define CLIENT_OUT_KEEP		4096	/* an empty buffer shrinks to this
+					   at the keepalive tick */
+#define CLIENT_FIRST_PING_MS	2000	/* no PING before the first PONG,
+					   unless the client is this slow */
 
 static int client_main(void *);
 
@@ -70,6 +73,33 @@ client_send_err(struct client *c, int code)
 		    proto_error_text(code) : "protocol error", 0);
 }
 
+static int
+client_encode_msg(struct client *c, const struct proto_msg *m)
+{
+	if (m->hdr.len > 0 && !c->headers)
+		return proto_put_msg_nohdr(&c->out, m);
+	return proto_put_msg(&c->out, m);
+}
+
+/* c->out is full: sends what the socket takes at once, as the flush at
+ * the end of the batch would have (one big read can carry more than
+ * max_pending for a subscriber that keeps up).  True if room was made. */
+static bool
+client_send_some(struct client *c)
+{
+	ssize_t n;
+
+	if (c->writer != NULL || buf_len(&c->out) == 0)
+		return false;
+	n = coro_stream_send_nowait(c->s, buf_data(&c->out), buf_len(&c->out));
+	if (n < 0) {
+		client_close(c, "write error", 0);
+		return false;
+	}
+	buf_consume(&c->out, (size_t)n);
+	return n > 0;
+}
+
 bool
 client_put_msg(struct client *c, const struct proto_msg *m)
 {
@@ -77,10 +107,8 @@ client_put_msg(struct client *c, const struct proto_msg *m)
 
 	if (c->closing)
 		return false;
-	if (m->hdr.len > 0 && !c->headers)
-		err = proto_put_msg_nohdr(&c->out, m);
-	else
-		err = proto_put_msg(&c->out, m);
+	if ((err = client_encode_msg(c, m)) == -ENOBUFS && client_send_some(c))
+		err = client_encode_msg(c, m);
 	return client_appended(c, err);
 }
 
@@ -95,21 +123,32 @@ client_send_info(struct client *c, bool ldm)
 	free(json);
 }
 
-/* The writer task: runs only while the socket cannot take c->out. */
+/*
+ * The writer task: runs only while the socket cannot take c->out.  It
+ * waits for room without holding a pointer into c->out, because the
+ * deliveries made meanwhile append to it, and an append may compact or
+ * reallocate it (sending from a stale pointer sent freed memory).
+ */
 static int
 client_writer(void *arg)
 {
 	struct client *c = arg;
-	int64_t deadline = coro_deadline_in(c->srv->conf->limits.write_deadline);
 	ssize_t n = 0;
 
+	/* each wait gets the whole write deadline, as each flush does in
+	 * nats-server: a reader that keeps taking bytes is not cut off */
 	while (buf_len(&c->out) > 0 && !c->closing) {
-		n = coro_stream_send(c->s, buf_data(&c->out), buf_len(&c->out),
-		    deadline);
-		if (n < 0)
-			break;
+		n = coro_stream_send_nowait(c->s, buf_data(&c->out),
+		    buf_len(&c->out));
+		if (n == 0)
+			n = coro_stream_wait_send(c->s, coro_deadline_in(
+			    c->srv->conf->limits.write_deadline));
+		if (n <= 0) {
+			if (n < 0)
+				break;
+			continue;
+		}
 		buf_consume(&c->out, (size_t)n);
-		c->srv->stats.out_bytes += (uint64_t)n;
 	}
 	if (n == -ETIMEDOUT) {
 		if (c->connected)
@@ -117,7 +156,6 @@ client_writer(void *arg)
 		client_close(c, "slow consumer (write deadline)", 0);
 	} else if (n < 0 && n != -ECANCELED)
 		client_close(c, "write error", 0);
-	buf_shrink(&c->out, CLIENT_OUT_KEEP);
 	coro_task_unref(c->writer);
 	c->writer = NULL;
 	return 0;
@@ -136,10 +174,8 @@ client_flush(struct client *c)
 		return;
 	}
 	buf_consume(&c->out, (size_t)n);
-	if (buf_len(&c->out) == 0) {
-		buf_shrink(&c->out, CLIENT_OUT_KEEP);
+	if (buf_len(&c->out) == 0)
 		return;
-	}
 	c->writer = coro_spawn(c->srv->loop, client_writer, c,
 	    &(coro_spawn_opts){ .name = "client-writer" });
 	if (c->writer == NULL)
@@ -197,6 +233,11 @@ client_free(struct client *c)
 	}
 	TAILQ_REMOVE(&srv->clients, c, link);
 	srv->nclients--;
+	/* the server's totals keep what the closed connections counted */
+	srv->stats.in_msgs += c->stats.in_msgs;
+	srv->stats.out_msgs += c->stats.out_msgs;
+	srv->stats.in_bytes += c->stats.in_bytes;
+	srv->stats.out_bytes += c->stats.out_bytes;
 	log_info("client: closed cid=%llu addr=%s reason=\"%s\" in=%llu out=%llu",
 	    (unsigned long long)c->cid, c->addr, c->close_reason,
 	    (unsigned long long)c->stats.in_msgs,
@@ -219,6 +260,15 @@ client_ping_tick(void *arg)
 	const struct conf_limits *lim = &c->srv->conf->limits;
 
 	if (c->closing)
+		return;
+	/* An output buffer grown by a burst is kept while the traffic
+	 * lasts (shrinking it after every flush made each burst pay for a
+	 * fresh mapping and its page faults) and given back here. */
+	if (buf_len(&c->out) == 0)
+		buf_shrink(&c->out, CLIENT_OUT_KEEP);
+	/* no PING before the handshake's first PONG (clients read that
+	 * synchronously), unless the handshake takes too long */
+	if (!c->pong_sent && coro_now() - c->start < CLIENT_FIRST_PING_MS)
 		return;
 	/* nats-server skips a client that showed activity recently */
 	if (c->rtt_known && coro_now() - c->last_in < lim->ping_interval)
@@ -319,7 +369,7 @@ op_pub(void *arg, const struct proto_msg *m)
 		client_close(c, "HPUB without headers", PROTO_ENOHEADERS);
 		return PROTO_ENOHEADERS;
 	}
-	c->last_in = coro_now();
+	c->in_active = true;
 	if (pubsub_pub(c, m) != 0) {
 		client_close(c, "out of memory", 0);
 		return PROTO_ESTOP;
@@ -332,7 +382,7 @@ op_sub(void *arg, const struct proto_sub *s)
 {
 	struct client *c = arg;
 
-	c->last_in = coro_now();
+	c->in_active = true;
 	if (pubsub_sub(c, s) != 0) {
 		client_close(c, "out of memory", 0);
 		return PROTO_ESTOP;
@@ -345,7 +395,7 @@ op_unsub(void *arg, const struct proto_sub *s)
 {
 	struct client *c = arg;
 
-	c->last_in = coro_now();
+	c->in_active = true;
 	pubsub_unsub(c, s);
 	return c->closing ? PROTO_ESTOP : 0;
 }
@@ -355,7 +405,7 @@ op_ping(void *arg)
 {
 	struct client *c = arg;
 
-	c->last_in = coro_now();
+	c->in_active = true;
 	client_appended(c, proto_put_pong(&c->out));
 	c->pong_sent = true;
 	return c->closing ? PROTO_ESTOP : 0;
@@ -439,6 +489,11 @@ client_main(void *arg)
 		    (const char *)evbuffer_pullup(in, (ev_ssize_t)len), len,
 		    &client_ops, c);
 		evbuffer_drain(in, proto_parser_consumed(&c->parser));
+		/* one clock read per batch, not one per message */
+		if (c->in_active) {
+			c->last_in = coro_now();
+			c->in_active = false;
+		}
 		if (r < 0 && !c->closing) {
 			client_send_err(c, (int)r);
 			if (!c->closing)

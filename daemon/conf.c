@@ -1,32 +1,25 @@
 /*
  * conf.c: corobus.yaml -> struct conf.  The only file that knows YAML.
  *
- * Every key is one row of conf_keys[] (Redis' static_configs[]): its
- * dotted path, type, bounds, default as written in YAML, whether a reload
- * applies it, and where its value lives in struct conf.  Parsing, defaults,
- * conf_dump, conf_diff_restart, overrides and conf_free all walk that
- * table, so a new key is a row plus a struct field.  Lists of mappings
- * (listeners) have a table of their own.
- *
- * libyaml's event API drives a small recursive descent over the schema;
- * an event that is not what the schema expects is an error at once, so
- * the descent never goes deeper than the schema.  Aliases, anchors and
- * tags are refused.  Files are merged in reading order: the main file,
- * its includes (depth first, after the file that names them), then
- * conf.d/ *.yaml; a later scalar replaces an earlier one, listeners
- * append.  Whole-config checks run once at the end.  Errors are returned
- * as text, never printed; the first one wins.
+ * Every key is one row of conf_keys[] (Redis' static_configs[]): path,
+ * type, bounds, default as written in YAML, whether a reload applies it,
+ * and its place in struct conf.  Parsing, defaults, conf_dump,
+ * conf_diff_restart, overrides and conf_free walk that table, so a new key
+ * is a row plus a struct field; listeners have a table of their own.
+ * libyaml's events drive a recursive descent over the schema that refuses
+ * aliases, anchors, tags and any unexpected event at once.  Files merge in
+ * reading order (conf_include.c): a later scalar replaces an earlier one,
+ * listeners append.  Whole-config checks run once at the end.  Errors are
+ * returned as text, never printed; the first one wins.  Scalars as text
+ * (sizes, durations, addresses, ${VAR}) are conf_value.c's.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
-#include <sys/stat.h>
 #include <sys/un.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <glob.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,78 +30,15 @@
 #include <yaml.h>
 
 #include "conf.h"
+#include "conf-internal.h"
 
 #ifndef CONF_DEFAULT_LOG_FILE
 #define CONF_DEFAULT_LOG_FILE	"/var/log/corobus/corobus.log"
 #endif
 #define CONF_DEFAULT_ADDRESS	"127.0.0.1:4240"
-#define CONF_INCLUDE_DEPTH	8		/* the main file is depth 0 */
-#define CONF_FILE_MAX		(4 << 20)	/* bytes per file */
+#define CONF_DEFAULT_MONITORING	"127.0.0.1:8240"
 #define CONF_KEY_MAX		64		/* longest key we look up */
 #define KEYPATH_MAX		256		/* "listeners[12].address" */
-
-#define KiB	(1LL << 10)
-#define MiB	(1LL << 20)
-#define GiB	(1LL << 30)
-#define SEC	1000LL
-#define MIN	(60 * SEC)
-#define HOUR	(60 * MIN)
-
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-#define FIELD(base, off, type)	((type *)(void *)((char *)(base) + (off)))
-/* type may itself be a pointer type: go through uintptr_t so that
- * "const type *" (const applies to the field, not what it points to)
- * does not trip -Wcast-qual */
-#define CFIELD(base, off, type)	\
-	((const type *)((uintptr_t)(base) + (off)))
-
-enum ctype {
-	CT_SECTION,	/* a mapping of the keys under path. */
-	CT_STRING,	/* char * */
-	CT_PATH,	/* char *, relative to the naming file's directory */
-	CT_COUNT,	/* unsigned int, decimal */
-	CT_SIZE,	/* uint64_t bytes: 64KiB, 1MiB, bare = bytes */
-	CT_DURATION,	/* int64_t ms: 500ms, 30s, 2m, 1h30m */
-	CT_ENUM,	/* int, index into names[] */
-	CT_MODE,	/* unsigned int, octal string "0660" */
-	CT_ADDRESS,	/* host:port -> char * at off, char * at off2 */
-	CT_LIST,	/* sequence of mappings: array at off, count at off2 */
-	CT_INCLUDE,	/* glob or list of globs; not stored */
-};
-
-#define CK_RELOAD	0x1	/* a reload applies a new value */
-#define CK_SECRET	0x2	/* conf_dump prints it redacted */
-
-struct conf_key;
-
-/* A list of mappings: the item's own key table and its extra fields. */
-struct conf_list {
-	const struct conf_key	*keys;
-	size_t			 nkeys;
-	size_t			 item_size;
-	/* records where the item starts; 0 or -1 (out of memory) */
-	int	(*item_init)(void *, const char *, int, int);
-	/* checks an item once parsed; seen[] says which keys were given */
-	int	(*item_check)(void *, const bool *, const char **, char *,
-		    size_t);
-	/* copies and frees the fields outside the key table */
-	int	(*item_copy)(void *, const void *);
-	void	(*item_free)(void *);
-	/* true if conf_dump should leave this key of this item out */
-	bool	(*item_skip)(const void *, const struct conf_key *);
-};
-
-struct conf_key {
-	const char		*path;	/* "limits.max_payload" */
-	const char		*doc;	/* documented path if not path */
-	enum ctype		 type;
-	int			 flags;
-	size_t			 off, off2;
-	int64_t			 min, max;
-	const char		*def;	/* YAML text of the default, or NULL */
-	const char *const	*names;	/* CT_ENUM, NULL-terminated */
-	const struct conf_list	*list;	/* CT_LIST */
-};
 
 static const char *const proto_names[] = { "nats", NULL };
 static const char *const log_target_names[] = {
@@ -185,6 +115,14 @@ static const struct conf_key conf_keys[] = {
 	    lame_duck_duration, 30 * SEC, 24 * HOUR, "2m"),
 	KEY("lame_duck_grace_period", CT_DURATION, CK_RELOAD,
 	    lame_duck_grace_period, 0, 1 * HOUR, "10s"),
+	SECTION("monitoring"),
+	{ "monitoring.address", NULL, CT_ADDRESS, CK_RELOAD | CK_EMPTY,
+	    CF(monitoring.host), CF(monitoring.port), 0, 0,
+	    CONF_DEFAULT_MONITORING, NULL, NULL },
+	KEY("monitoring.user", CT_STRING, CK_RELOAD, monitoring.user, 0, 0,
+	    ""),
+	KEY("monitoring.password", CT_STRING, CK_RELOAD | CK_SECRET,
+	    monitoring.password, 0, 0, ""),
 	SECTION("log"),
 	ENUM("log.target", CK_RELOAD, log.target, log_target_names,
 	    "stderr"),
@@ -196,32 +134,6 @@ static const struct conf_key conf_keys[] = {
 };
 
 #define NKEYS	nitems(conf_keys)
-
-/* Where a value was set, for whole-config errors. */
-struct mark {
-	const char	*file;	/* NULL: not from a file */
-	int		 line, col;
-};
-
-/* One conf_load: the struct being filled and the files read so far. */
-struct load {
-	struct conf		*conf;
-	struct conf_error	*err;
-	int			 flags;
-	bool			 failed;
-	char			**stack;	/* realpaths being read */
-	size_t			 nstack;
-	char			**done;		/* realpaths read */
-	size_t			 ndone;
-	char			**names;	/* display names, for marks */
-	size_t			 nnames;
-	struct mark		 set[NKEYS];	/* where each was last set */
-};
-
-struct include {
-	char		*pattern;
-	yaml_mark_t	 mark;
-};
 
 /* One YAML stream being parsed. */
 struct yfile {
@@ -242,8 +154,6 @@ struct seen {
 	yaml_mark_t	 mark;
 };
 
-static int	load_file(struct load *, const char *, int,
-		    const struct mark *);
 static int	check_conf(const struct conf *, const struct mark *,
 		    struct conf_error *);
 
@@ -283,8 +193,8 @@ verr(struct conf_error *err, const char *file, int line, int col,
 	return -1;
 }
 
-static int __attribute__((format(printf, 7, 8)))
-errf(struct conf_error *err, const char *file, int line, int col,
+int
+conf__errf(struct conf_error *err, const char *file, int line, int col,
     const char *key, int errnum, const char *fmt, ...)
 {
 	va_list ap;
@@ -296,8 +206,8 @@ errf(struct conf_error *err, const char *file, int line, int col,
 }
 
 /* Records the first error of a load; later ones are consequences. */
-static int __attribute__((format(printf, 4, 5)))
-lerr(struct load *ld, const struct mark *m, const char *key,
+int
+conf__lerr(struct load *ld, const struct mark *m, const char *key,
     const char *fmt, ...)
 {
 	va_list ap;
@@ -330,12 +240,12 @@ yerr(struct yfile *y, const yaml_mark_t *ym, const char *key,
 	return -1;
 }
 
-static int
-oom(struct load *ld)
+int
+conf__oom(struct load *ld)
 {
 	if (!ld->failed) {
 		ld->failed = true;
-		errf(ld->err, NULL, 0, 0, NULL, ENOMEM, "out of memory");
+		conf__errf(ld->err, NULL, 0, 0, NULL, ENOMEM, "out of memory");
 	}
 	return -1;
 }
@@ -355,8 +265,8 @@ kfmt(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int
-push_str(char ***v, size_t *n, char *s)
+int
+conf__push_str(char ***v, size_t *n, char *s)
 {
 	char **nv;
 
@@ -377,677 +287,6 @@ free_strs(char **v, size_t n)
 	free(v);
 }
 
-static char *
-path_join(const char *dir, const char *rel)
-{
-	char *s;
-
-	if (dir == NULL || rel[0] == '/')
-		return strdup(rel);
-	if (asprintf(&s, "%s/%s", dir, rel) == -1)
-		return NULL;
-	return s;
-}
-
-/* The absolute directory of path, or its dirname as given if that
- * directory can't be resolved. */
-static char *
-file_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *d, *r;
-
-	if (slash == NULL)
-		d = strdup(".");
-	else if (slash == path)
-		d = strdup("/");
-	else
-		d = strndup(path, slash - path);
-	if (d == NULL)
-		return NULL;
-	if ((r = realpath(d, NULL)) == NULL)
-		return d;
-	free(d);
-	return r;
-}
-
-/* Escapes glob metacharacters so a directory name matches itself. */
-static char *
-glob_escape(const char *s)
-{
-	char *out, *p;
-
-	if ((out = malloc(2 * strlen(s) + 1)) == NULL)
-		return NULL;
-	for (p = out; *s != '\0'; s++) {
-		if (strchr("*?[]\\", *s) != NULL)
-			*p++ = '\\';
-		*p++ = *s;
-	}
-	*p = '\0';
-	return out;
-}
-
-static bool
-has_glob_magic(const char *s)
-{
-	return strpbrk(s, "*?[") != NULL;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * Values: parse, format, compare, copy, free.  Parsers take the
- * expanded text and write a message (without key or position) on error.
- */
-
-/* Reads decimal digits; NULL if there are none.  *ovf on overflow. */
-static const char *
-scan_uint(const char *s, uint64_t *v, bool *ovf)
-{
-	uint64_t n = 0;
-	const char *p;
-
-	*ovf = false;
-	for (p = s; *p >= '0' && *p <= '9'; p++) {
-		if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			*ovf = true;
-		else
-			n = n * 10 + (uint64_t)(*p - '0');
-	}
-	*v = n;
-	return p == s ? NULL : p;
-}
-
-static const struct {
-	const char	*name;
-	int		 shift;
-} size_units[] = {
-	{ "B", 0 }, { "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "TiB", 40 },
-};
-
-static int
-parse_size(const char *s, uint64_t *out, char *msg, size_t len)
-{
-	const char *p;
-	uint64_t n;
-	bool ovf;
-	size_t i;
-	int shift = -1;
-
-	if ((p = scan_uint(s, &n, &ovf)) == NULL) {
-		snprintf(msg, len, "'%.64s' is not a size (e.g. 64KiB, 1MiB)",
-		    s);
-		return -EINVAL;
-	}
-	if (*p == '.') {
-		snprintf(msg, len, "'%.64s': fractions are not supported, use "
-		    "a smaller unit", s);
-		return -EINVAL;
-	}
-	while (*p == ' ')
-		p++;
-	if (*p == '\0')
-		shift = 0;
-	for (i = 0; shift < 0 && i < nitems(size_units); i++)
-		if (strcmp(p, size_units[i].name) == 0)
-			shift = size_units[i].shift;
-	if (shift < 0) {
-		snprintf(msg, len, "'%.64s': unknown unit '%.16s' (use B, KiB, "
-		    "MiB, GiB or TiB)", s, p);
-		return -EINVAL;
-	}
-	if (ovf || n > (UINT64_MAX >> shift)) {
-		snprintf(msg, len, "'%.64s' is too large", s);
-		return -ERANGE;
-	}
-	*out = n << shift;
-	return 0;
-}
-
-static void
-format_size(uint64_t b, char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = nitems(size_units) - 1; i > 0; i--) {
-		uint64_t u = 1ULL << size_units[i].shift;
-
-		if (b >= u && b % u == 0) {
-			snprintf(buf, len, "%llu%s",
-			    (unsigned long long)(b / u), size_units[i].name);
-			return;
-		}
-	}
-	snprintf(buf, len, "%lluB", (unsigned long long)b);
-}
-
-static const struct {
-	const char	*name;
-	int64_t		 ms;
-} duration_units[] = {	/* "ms" before "m" */
-	{ "h", HOUR }, { "ms", 1 }, { "m", MIN }, { "s", SEC },
-};
-
-static int
-parse_duration(const char *s, int64_t *out, char *msg, size_t len)
-{
-	const char *p = s, *q;
-	int64_t total = 0, mult;
-	uint64_t n;
-	bool ovf;
-	size_t i, ulen;
-
-	if (strcmp(s, "0") == 0) {
-		*out = 0;
-		return 0;
-	}
-	do {
-		if ((q = scan_uint(p, &n, &ovf)) == NULL) {
-			snprintf(msg, len, "'%.64s' is not a duration (e.g. "
-			    "500ms, 30s, 2m, 1h)", s);
-			return -EINVAL;
-		}
-		if (*q == '.') {
-			snprintf(msg, len, "'%.64s': fractions are not "
-			    "supported, use a smaller unit", s);
-			return -EINVAL;
-		}
-		mult = 0;
-		ulen = 0;
-		for (i = 0; mult == 0 && i < nitems(duration_units); i++) {
-			ulen = strlen(duration_units[i].name);
-			if (strncmp(q, duration_units[i].name, ulen) == 0)
-				mult = duration_units[i].ms;
-		}
-		if (mult == 0) {
-			if (*q == '\0')
-				snprintf(msg, len, "'%.64s': missing unit (ms, "
-				    "s, m or h)", s);
-			else
-				snprintf(msg, len, "'%.64s': unknown unit "
-				    "(use ms, s, m or h)", s);
-			return -EINVAL;
-		}
-		if (ovf || n > (uint64_t)(INT64_MAX / mult) ||
-		    total > INT64_MAX - (int64_t)n * mult) {
-			snprintf(msg, len, "'%.64s' is too large", s);
-			return -ERANGE;
-		}
-		total += (int64_t)n * mult;
-		p = q + ulen;
-	} while (*p != '\0');
-	*out = total;
-	return 0;
-}
-
-static void
-format_duration(int64_t ms, char *buf, size_t len)
-{
-	if (ms == 0)
-		snprintf(buf, len, "0s");
-	else if (ms % HOUR == 0)
-		snprintf(buf, len, "%lldh", (long long)(ms / HOUR));
-	else if (ms % MIN == 0)
-		snprintf(buf, len, "%lldm", (long long)(ms / MIN));
-	else if (ms % SEC == 0)
-		snprintf(buf, len, "%llds", (long long)(ms / SEC));
-	else
-		snprintf(buf, len, "%lldms", (long long)ms);
-}
-
-static int
-parse_port(const char *s, char *msg, size_t len)
-{
-	uint64_t n;
-	bool ovf;
-	const char *p = scan_uint(s, &n, &ovf);
-
-	if (p == NULL || *p != '\0' || ovf || n > 65535 || p - s > 5) {
-		snprintf(msg, len, "port '%.64s' is not a number from 0 to "
-		    "65535", s);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* Accepts "" (every address), IPv4 and IPv6 literals, host names. */
-static int
-check_host(const char *h, bool bracketed, char *msg, size_t len)
-{
-	char buf[INET6_ADDRSTRLEN + 1];
-	unsigned char addr[sizeof(struct in6_addr)];
-	size_t n = strcspn(h, "%");
-	const char *p;
-
-	if (bracketed) {
-		/* a zone ("%eth0") is an interface name */
-		if (n == 0 || n >= sizeof(buf) || (h[n] == '%' &&
-		    (h[n + 1] == '\0' || strspn(h + n + 1, "abcdefghijklmno"
-		    "pqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-		    strlen(h + n + 1))))
-			goto bad6;
-		memcpy(buf, h, n);
-		buf[n] = '\0';
-		if (inet_pton(AF_INET6, buf, addr) != 1)
-			goto bad6;
-		return 0;
-	}
-	if (*h == '\0')
-		return 0;
-	if (strchr(h, ':') != NULL) {
-		snprintf(msg, len, "an IPv6 address needs brackets, e.g. "
-		    "[::1]:4240");
-		return -EINVAL;
-	}
-	if (strspn(h, "0123456789.") == strlen(h)) {
-		if (inet_pton(AF_INET, h, addr) != 1) {
-			snprintf(msg, len, "'%.64s' is not an IPv4 address", h);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	for (p = h; *p != '\0'; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
-			break;
-	if (*p != '\0' || strlen(h) > 253 || h[0] == '-' || h[0] == '.') {
-		snprintf(msg, len, "'%.64s' is not a host name or address", h);
-		return -EINVAL;
-	}
-	return 0;
- bad6:
-	snprintf(msg, len, "'%.64s' is not an IPv6 address", h);
-	return -EINVAL;
-}
-
-/* "host:port", "[v6]:port", ":port" -> host ("" for any) and port. */
-static int
-parse_address(const char *s, char **hostp, char **portp, char *msg,
-    size_t len)
-{
-	const char *colon, *close;
-	char *host = NULL, *port = NULL;
-	bool br = s[0] == '[';
-	int r;
-
-	if (br) {
-		if ((close = strchr(s, ']')) == NULL) {
-			snprintf(msg, len, "'%.64s': missing ']'", s);
-			return -EINVAL;
-		}
-		if (close[1] != ':') {
-			snprintf(msg, len, "'%.64s': missing :port (e.g. "
-			    "[::1]:4240)", s);
-			return -EINVAL;
-		}
-		colon = close + 1;
-		host = strndup(s + 1, close - s - 1);
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL) {
-			snprintf(msg, len, "'%.64s': missing :port (e.g. "
-			    "127.0.0.1:4240)", s);
-			return -EINVAL;
-		}
-		host = strndup(s, colon - s);
-	}
-	if (host == NULL || (port = strdup(colon + 1)) == NULL) {
-		r = -ENOMEM;
-		snprintf(msg, len, "out of memory");
-		goto fail;
-	}
-	if ((r = check_host(host, br, msg, len)) != 0 ||
-	    (r = parse_port(port, msg, len)) != 0)
-		goto fail;
-	*hostp = host;
-	*portp = port;
-	return 0;
- fail:
-	free(host);
-	free(port);
-	return r;
-}
-
-static int
-parse_mode(const char *s, int64_t max, unsigned int *out, char *msg,
-    size_t len)
-{
-	unsigned int v = 0;
-	const char *p;
-
-	for (p = s; *p >= '0' && *p <= '7' && p - s < 6; p++)
-		v = v * 8 + (unsigned int)(*p - '0');
-	if (p == s || *p != '\0') {
-		snprintf(msg, len, "'%.64s' is not an octal mode (e.g. "
-		    "\"0660\")", s);
-		return -EINVAL;
-	}
-	if (v > max) {
-		snprintf(msg, len, "mode %04o is above %04o", v,
-		    (unsigned int)max);
-		return -ERANGE;
-	}
-	*out = v;
-	return 0;
-}
-
-static void
-format_bound(const struct conf_key *k, int64_t v, char *buf, size_t len)
-{
-	if (k->type == CT_SIZE)
-		format_size((uint64_t)v, buf, len);
-	else if (k->type == CT_DURATION)
-		format_duration(v, buf, len);
-	else
-		snprintf(buf, len, "%lld", (long long)v);
-}
-
-static int
-range_msg(const struct conf_key *k, char *msg, size_t len)
-{
-	char lo[32], hi[32];
-
-	format_bound(k, k->min, lo, sizeof(lo));
-	format_bound(k, k->max, hi, sizeof(hi));
-	snprintf(msg, len, "must be from %s to %s", lo, hi);
-	return -ERANGE;
-}
-
-/* Frees the strings a key owns in base; scalars are left alone. */
-static void
-free_value(const struct conf_key *k, void *base)
-{
-	const struct conf_list *l = k->list;
-	size_t i, j, n;
-	char *items;
-
-	switch (k->type) {
-	case CT_STRING:
-	case CT_PATH:
-		free(*FIELD(base, k->off, char *));
-		*FIELD(base, k->off, char *) = NULL;
-		break;
-	case CT_ADDRESS:
-		free(*FIELD(base, k->off, char *));
-		free(*FIELD(base, k->off2, char *));
-		*FIELD(base, k->off, char *) = NULL;
-		*FIELD(base, k->off2, char *) = NULL;
-		break;
-	case CT_LIST:
-		items = *FIELD(base, k->off, char *);
-		n = *FIELD(base, k->off2, size_t);
-		for (i = 0; i < n; i++) {
-			for (j = 0; j < l->nkeys; j++)
-				free_value(&l->keys[j],
-				    items + i * l->item_size);
-			l->item_free(items + i * l->item_size);
-		}
-		free(items);
-		*FIELD(base, k->off, char *) = NULL;
-		*FIELD(base, k->off2, size_t) = 0;
-		break;
-	default:
-		break;
-	}
-}
-
-/*
- * Sets key k in base from text s.  A relative CT_PATH is joined to dir
- * (unless dir is NULL).  Returns 0 or a negative errno (EINVAL, ERANGE,
- * ENOMEM) with msg set; base is unchanged on error.
- */
-static int
-set_value(const struct conf_key *k, void *base, const char *s,
-    const char *dir, char *msg, size_t len)
-{
-	uint64_t u;
-	int64_t d;
-	unsigned int m;
-	char *str, *host, *port;
-	bool ovf;
-	const char *p;
-	int r, i;
-
-	switch (k->type) {
-	case CT_STRING:
-	case CT_PATH:
-		str = k->type == CT_PATH && *s != '\0' ? path_join(dir, s) :
-		    strdup(s);
-		if (str == NULL) {
-			snprintf(msg, len, "out of memory");
-			return -ENOMEM;
-		}
-		free(*FIELD(base, k->off, char *));
-		*FIELD(base, k->off, char *) = str;
-		return 0;
-	case CT_COUNT:
-		p = scan_uint(s, &u, &ovf);
-		if (p == NULL || *p != '\0') {
-			snprintf(msg, len, "'%.64s' is not a whole number", s);
-			return -EINVAL;
-		}
-		if (ovf || u < (uint64_t)k->min || u > (uint64_t)k->max)
-			return range_msg(k, msg, len);
-		*FIELD(base, k->off, unsigned int) = (unsigned int)u;
-		return 0;
-	case CT_SIZE:
-		if ((r = parse_size(s, &u, msg, len)) != 0)
-			return r;
-		if (u < (uint64_t)k->min || u > (uint64_t)k->max)
-			return range_msg(k, msg, len);
-		*FIELD(base, k->off, uint64_t) = u;
-		return 0;
-	case CT_DURATION:
-		if ((r = parse_duration(s, &d, msg, len)) != 0)
-			return r;
-		if (d < k->min || d > k->max)
-			return range_msg(k, msg, len);
-		*FIELD(base, k->off, int64_t) = d;
-		return 0;
-	case CT_ENUM:
-		for (i = 0; k->names[i] != NULL; i++)
-			if (strcmp(s, k->names[i]) == 0) {
-				*FIELD(base, k->off, int) = i;
-				return 0;
-			}
-		r = snprintf(msg, len, "'%.64s' is not one of", s);
-		for (i = 0; k->names[i] != NULL && r > 0 && (size_t)r < len;
-		    i++)
-			r += snprintf(msg + r, len - r, "%s %s",
-			    i > 0 ? "," : "", k->names[i]);
-		return -EINVAL;
-	case CT_MODE:
-		if ((r = parse_mode(s, k->max, &m, msg, len)) != 0)
-			return r;
-		*FIELD(base, k->off, unsigned int) = m;
-		return 0;
-	case CT_ADDRESS:
-		if ((r = parse_address(s, &host, &port, msg, len)) != 0)
-			return r;
-		free_value(k, base);
-		*FIELD(base, k->off, char *) = host;
-		*FIELD(base, k->off2, char *) = port;
-		return 0;
-	default:
-		snprintf(msg, len, "cannot be set to a single value");
-		return -EINVAL;
-	}
-}
-
-/* Sets every key of a table that has a default.  0 or -ENOMEM. */
-static int
-set_defaults(const struct conf_key *keys, size_t n, void *base)
-{
-	char msg[128];
-	size_t i;
-	int r;
-
-	for (i = 0; i < n; i++) {
-		if (keys[i].def == NULL || keys[i].type == CT_LIST)
-			continue;
-		if ((r = set_value(&keys[i], base, keys[i].def, NULL, msg,
-		    sizeof(msg))) != 0)
-			return r;
-	}
-	return 0;
-}
-
-static bool
-same_str(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-static bool
-same_value(const struct conf_key *k, const void *a, const void *b)
-{
-	switch (k->type) {
-	case CT_STRING:
-	case CT_PATH:
-		return same_str(*CFIELD(a, k->off, char *),
-		    *CFIELD(b, k->off, char *));
-	case CT_ADDRESS:
-		return same_str(*CFIELD(a, k->off, char *),
-		    *CFIELD(b, k->off, char *)) &&
-		    same_str(*CFIELD(a, k->off2, char *),
-		    *CFIELD(b, k->off2, char *));
-	case CT_COUNT:
-	case CT_MODE:
-		return *CFIELD(a, k->off, unsigned int) ==
-		    *CFIELD(b, k->off, unsigned int);
-	case CT_SIZE:
-		return *CFIELD(a, k->off, uint64_t) ==
-		    *CFIELD(b, k->off, uint64_t);
-	case CT_DURATION:
-		return *CFIELD(a, k->off, int64_t) ==
-		    *CFIELD(b, k->off, int64_t);
-	case CT_ENUM:
-		return *CFIELD(a, k->off, int) == *CFIELD(b, k->off, int);
-	default:
-		return true;
-	}
-}
-
-static int
-dup_str(char **dst, const char *src)
-{
-	*dst = NULL;
-	if (src != NULL && (*dst = strdup(src)) == NULL)
-		return -1;
-	return 0;
-}
-
-/* Copies one list item: table fields, then the list's own. */
-static int
-copy_item(const struct conf_list *l, void *dst, const void *src)
-{
-	const struct conf_key *k;
-	size_t j;
-
-	memcpy(dst, src, l->item_size);
-	for (j = 0; j < l->nkeys; j++) {
-		k = &l->keys[j];
-		if (k->type == CT_STRING || k->type == CT_PATH ||
-		    k->type == CT_ADDRESS)
-			*FIELD(dst, k->off, char *) = NULL;
-		if (k->type == CT_ADDRESS)
-			*FIELD(dst, k->off2, char *) = NULL;
-	}
-	if (l->item_copy(dst, src) == -1)
-		goto fail;
-	for (j = 0; j < l->nkeys; j++) {
-		k = &l->keys[j];
-		if (k->type != CT_STRING && k->type != CT_PATH &&
-		    k->type != CT_ADDRESS)
-			continue;
-		if (dup_str(FIELD(dst, k->off, char *),
-		    *CFIELD(src, k->off, char *)) == -1)
-			goto fail;
-		if (k->type == CT_ADDRESS && dup_str(FIELD(dst, k->off2,
-		    char *), *CFIELD(src, k->off2, char *)) == -1)
-			goto fail;
-	}
-	return 0;
- fail:
-	for (j = 0; j < l->nkeys; j++)
-		free_value(&l->keys[j], dst);
-	l->item_free(dst);
-	return -1;
-}
-
-/* Replaces key k of dst with a deep copy of src's.  0, or -1 if out of
- * memory (dst unchanged). */
-static int
-copy_value(const struct conf_key *k, void *dst, const void *src)
-{
-	const struct conf_list *l = k->list;
-	char *items, *s1 = NULL, *s2 = NULL;
-	const char *sitems;
-	size_t i, j, n;
-
-	switch (k->type) {
-	case CT_STRING:
-	case CT_PATH:
-	case CT_ADDRESS:
-		if (dup_str(&s1, *CFIELD(src, k->off, char *)) == -1)
-			return -1;
-		if (k->type == CT_ADDRESS && dup_str(&s2, *CFIELD(src,
-		    k->off2, char *)) == -1) {
-			free(s1);
-			return -1;
-		}
-		free_value(k, dst);
-		*FIELD(dst, k->off, char *) = s1;
-		if (k->type == CT_ADDRESS)
-			*FIELD(dst, k->off2, char *) = s2;
-		return 0;
-	case CT_LIST:
-		n = *CFIELD(src, k->off2, size_t);
-		sitems = *CFIELD(src, k->off, char *);
-		if ((items = calloc(n ? n : 1, l->item_size)) == NULL)
-			return -1;
-		for (i = 0; i < n; i++) {
-			if (copy_item(l, items + i * l->item_size,
-			    sitems + i * l->item_size) == 0)
-				continue;
-			while (i-- > 0) {
-				for (j = 0; j < l->nkeys; j++)
-					free_value(&l->keys[j],
-					    items + i * l->item_size);
-				l->item_free(items + i * l->item_size);
-			}
-			free(items);
-			return -1;
-		}
-		free_value(k, dst);
-		*FIELD(dst, k->off, char *) = items;
-		*FIELD(dst, k->off2, size_t) = n;
-		return 0;
-	case CT_COUNT:
-	case CT_MODE:
-		*FIELD(dst, k->off, unsigned int) =
-		    *CFIELD(src, k->off, unsigned int);
-		return 0;
-	case CT_SIZE:
-		*FIELD(dst, k->off, uint64_t) = *CFIELD(src, k->off, uint64_t);
-		return 0;
-	case CT_DURATION:
-		*FIELD(dst, k->off, int64_t) = *CFIELD(src, k->off, int64_t);
-		return 0;
-	case CT_ENUM:
-		*FIELD(dst, k->off, int) = *CFIELD(src, k->off, int);
-		return 0;
-	default:
-		return 0;
-	}
-}
-
 /*
  * Listeners.
  */
@@ -1061,8 +300,8 @@ listener_init(void *item, const char *file, int line, int col)
 	li->col = col;
 	if (file != NULL && (li->file = strdup(file)) == NULL)
 		return -1;
-	return set_defaults(listener_keys, nitems(listener_keys), item) == 0 ?
-	    0 : -1;
+	return conf_value_set_defaults(listener_keys, nitems(listener_keys),
+	    item) == 0 ? 0 : -1;
 }
 
 static int
@@ -1106,7 +345,7 @@ listener_check(void *item, const bool *seen, const char **subkey,
 static int
 listener_copy(void *dst, const void *src)
 {
-	return dup_str(&((struct conf_listener *)dst)->file,
+	return conf_value_dup_str(&((struct conf_listener *)dst)->file,
 	    ((const struct conf_listener *)src)->file);
 }
 
@@ -1135,92 +374,6 @@ listener_skip(const void *item, const struct conf_key *k)
  * YAML.
  */
 
-/* ${NAME}, ${NAME:-default} (default if unset or empty), $$ -> $. */
-static int
-expand(const char *in, char **out, char *msg, size_t len)
-{
-	char *buf = NULL, *nb, name[256];
-	const char *p = in, *add, *q, *e, *v;
-	size_t n = 0, cap = 0, alen, nlen;
-
-	while (*p != '\0') {
-		if (*p != '$') {
-			add = p;
-			alen = strcspn(p, "$");
-			p += alen;
-		} else if (p[1] == '$') {
-			add = "$";
-			alen = 1;
-			p += 2;
-		} else if (p[1] != '{') {
-			snprintf(msg, len, "'$' must start ${NAME} or be "
-			    "doubled ($$)");
-			goto fail;
-		} else {
-			q = p + 2;
-			nlen = strspn(q, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "abcdefghijklmnopqrstuvwxyz0123456789_");
-			if (nlen == 0 || (*q >= '0' && *q <= '9') ||
-			    nlen >= sizeof(name)) {
-				snprintf(msg, len, "bad variable name in "
-				    "'%.32s'", p);
-				goto fail;
-			}
-			memcpy(name, q, nlen);
-			name[nlen] = '\0';
-			q += nlen;
-			v = getenv(name);
-			if (*q == '}') {
-				if (v == NULL) {
-					snprintf(msg, len, "environment "
-					    "variable %.64s is not set", name);
-					goto fail;
-				}
-				e = q;
-			} else if (q[0] == ':' && q[1] == '-') {
-				if ((e = strchr(q + 2, '}')) == NULL) {
-					snprintf(msg, len, "missing '}' in "
-					    "'%.32s'", p);
-					goto fail;
-				}
-			} else {
-				snprintf(msg, len, "expected '}' or ':-' in "
-				    "'%.32s'", p);
-				goto fail;
-			}
-			if (v != NULL && (*v != '\0' || e == q)) {
-				add = v;
-				alen = strlen(v);
-			} else {			/* the default */
-				add = q + 2;
-				alen = e - add;
-			}
-			p = e + 1;
-		}
-		if (n + alen + 1 > cap) {
-			cap = (n + alen + 1) * 2;
-			if ((nb = realloc(buf, cap)) == NULL) {
-				snprintf(msg, len, "out of memory");
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-		}
-		memcpy(buf + n, add, alen);
-		n += alen;
-	}
-	if (buf == NULL && (buf = strdup("")) == NULL) {
-		snprintf(msg, len, "out of memory");
-		return -ENOMEM;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	return 0;
- fail:
-	free(buf);
-	return -EINVAL;
-}
-
 static int
 yparse_error(struct yfile *y)
 {
@@ -1228,15 +381,15 @@ yparse_error(struct yfile *y)
 	yaml_mark_t m = p->problem_mark;
 
 	if (p->error == YAML_MEMORY_ERROR)
-		return oom(y->ld);
+		return conf__oom(y->ld);
 	if (p->error == YAML_READER_ERROR) {
 		m.line = 0;
 		m.column = 0;
 		if (!y->ld->failed) {
 			y->ld->failed = true;
-			errf(y->ld->err, y->name, 0, 0, NULL, 0, "byte %zu: %s",
-			    p->problem_offset, p->problem ? p->problem :
-			    "bad input");
+			conf__errf(y->ld->err, y->name, 0, 0, NULL, 0,
+			    "byte %zu: %s", p->problem_offset, p->problem ?
+			    p->problem : "bad input");
 		}
 		return -1;
 	}
@@ -1376,13 +529,13 @@ parse_scalar(struct yfile *y, const struct conf_key *k, const char *dpath,
 		raw = "";
 	} else if ((raw = scalar_text(y, dpath)) == NULL)
 		return -1;
-	if ((r = expand(raw, &v, msg, sizeof(msg))) != 0)
-		return r == -ENOMEM ? oom(y->ld) :
+	if ((r = conf_value_expand(raw, &v, msg, sizeof(msg))) != 0)
+		return r == -ENOMEM ? conf__oom(y->ld) :
 		    yerr(y, &y->ev.start_mark, dpath, "%s", msg);
-	r = set_value(k, base, v, y->dir, msg, sizeof(msg));
+	r = conf_value_set(k, base, v, y->dir, msg, sizeof(msg));
 	free(v);
 	if (r == -ENOMEM)
-		return oom(y->ld);
+		return conf__oom(y->ld);
 	if (r != 0)
 		return yerr(y, &y->ev.start_mark, dpath, "%s", msg);
 	return 0;
@@ -1401,8 +554,8 @@ add_include(struct yfile *y, const char *dpath)
 		    "found %s", ev_kind(&y->ev));
 	if ((raw = scalar_text(y, dpath)) == NULL)
 		return -1;
-	if ((r = expand(raw, &v, msg, sizeof(msg))) != 0)
-		return r == -ENOMEM ? oom(y->ld) :
+	if ((r = conf_value_expand(raw, &v, msg, sizeof(msg))) != 0)
+		return r == -ENOMEM ? conf__oom(y->ld) :
 		    yerr(y, &y->ev.start_mark, dpath, "%s", msg);
 	if (*v == '\0') {
 		free(v);
@@ -1410,11 +563,13 @@ add_include(struct yfile *y, const char *dpath)
 	}
 	if ((ni = realloc(y->incs, (y->nincs + 1) * sizeof(*ni))) == NULL) {
 		free(v);
-		return oom(y->ld);
+		return conf__oom(y->ld);
 	}
 	y->incs = ni;
 	ni[y->nincs].pattern = v;
-	ni[y->nincs].mark = y->ev.start_mark;
+	ni[y->nincs].from.file = y->name;
+	ni[y->nincs].from.line = (int)y->ev.start_mark.line + 1;
+	ni[y->nincs].from.col = (int)y->ev.start_mark.column + 1;
 	y->nincs++;
 	return 0;
 }
@@ -1469,20 +624,20 @@ parse_list(struct yfile *y, const struct conf_key *k, const char *dpath,
 			return yerr(y, &y->ev.start_mark, ipath, "expected a "
 			    "mapping, found %s", ev_kind(&y->ev));
 		if ((ni = realloc(*itemsp, (*np + 1) * l->item_size)) == NULL)
-			return oom(y->ld);
+			return conf__oom(y->ld);
 		*itemsp = ni;
 		item = ni + *np * l->item_size;
 		memset(item, 0, l->item_size);
 		(*np)++;
 		if (l->item_init(item, y->name, (int)y->ev.start_mark.line + 1,
 		    (int)y->ev.start_mark.column + 1) == -1)
-			return oom(y->ld);
+			return conf__oom(y->ld);
 		start = y->ev.start_mark;
 		if ((seen = calloc(l->nkeys, sizeof(*seen))) == NULL)
-			return oom(y->ld);
+			return conf__oom(y->ld);
 		if ((given = calloc(l->nkeys, sizeof(*given))) == NULL) {
 			free(seen);
-			return oom(y->ld);
+			return conf__oom(y->ld);
 		}
 		kfmt(ipath, sizeof(ipath), "%s[%zu].", dpath, *np - 1);
 		r = parse_mapping(y, l->keys, l->nkeys, "", ipath, item, seen);
@@ -1567,7 +722,7 @@ parse_mapping(struct yfile *y, const struct conf_key *keys, size_t nkeys,
 
 	if (seen == NULL && (seen = own = calloc(nkeys, sizeof(*seen))) ==
 	    NULL)
-		return oom(y->ld);
+		return conf__oom(y->ld);
 	for (;;) {
 		if (ynext(y, NULL) == -1)
 			goto out;
@@ -1646,75 +801,15 @@ keep_name(struct load *ld, const char *name)
 
 	if ((s = strdup(name)) == NULL)
 		return NULL;
-	if (push_str(&ld->names, &ld->nnames, s) == -1) {
+	if (conf__push_str(&ld->names, &ld->nnames, s) == -1) {
 		free(s);
 		return NULL;
 	}
 	return s;
 }
 
-/* Reads the includes of one file, in order, sorted within each glob. */
-static int
-run_includes(struct yfile *y)
-{
-	struct mark from;
-	char *edir = NULL, *pat;
-	glob_t g;
-	size_t i, j;
-	int r;
-
-	for (i = 0; i < y->nincs; i++) {
-		from.file = y->name;
-		from.line = (int)y->incs[i].mark.line + 1;
-		from.col = (int)y->incs[i].mark.column + 1;
-		pat = y->incs[i].pattern;
-		if (pat[0] != '/') {
-			free(edir);
-			if ((edir = glob_escape(y->dir)) == NULL ||
-			    (pat = path_join(edir, pat)) == NULL)
-				goto nomem;
-		}
-		memset(&g, 0, sizeof(g));
-		r = glob(pat, GLOB_NOSORT | GLOB_ERR, NULL, &g);
-		if (pat != y->incs[i].pattern)
-			free(pat);
-		if (r == GLOB_NOSPACE) {
-			globfree(&g);
-			goto nomem;
-		}
-		if (r == GLOB_NOMATCH && !has_glob_magic(y->incs[i].pattern)) {
-			globfree(&g);
-			free(edir);
-			return lerr(y->ld, &from, "include", "'%.200s': no "
-			    "such file", y->incs[i].pattern);
-		}
-		if (r == GLOB_ABORTED) {
-			globfree(&g);
-			free(edir);
-			return lerr(y->ld, &from, "include", "'%.200s': cannot "
-			    "read directory", y->incs[i].pattern);
-		}
-		if (r == 0)
-			qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), cmp_str);
-		for (j = 0; r == 0 && j < g.gl_pathc; j++)
-			if (load_file(y->ld, g.gl_pathv[j], y->depth + 1,
-			    &from) == -1)
-				r = -1;
-		globfree(&g);
-		if (r == -1) {
-			free(edir);
-			return -1;
-		}
-	}
-	free(edir);
-	return 0;
- nomem:
-	free(edir);
-	return oom(y->ld);
-}
-
-static int
-parse_buffer(struct load *ld, const char *name, const void *buf,
+int
+conf__parse_buffer(struct load *ld, const char *name, const void *buf,
     size_t len, int depth)
 {
 	struct yfile y;
@@ -1725,15 +820,15 @@ parse_buffer(struct load *ld, const char *name, const void *buf,
 	y.ld = ld;
 	y.depth = depth;
 	if ((y.name = keep_name(ld, name)) == NULL ||
-	    (y.dir = file_dir(name)) == NULL)
-		return oom(ld);
+	    (y.dir = conf_include_file_dir(name)) == NULL)
+		return conf__oom(ld);
 	if (!yaml_parser_initialize(&y.parser)) {
 		free(y.dir);
-		return oom(ld);
+		return conf__oom(ld);
 	}
 	yaml_parser_set_input_string(&y.parser, buf, len);
 	if (parse_stream(&y) == 0)
-		r = run_includes(&y);
+		r = conf_include_run(ld, y.incs, y.nincs, y.dir, y.depth);
 	if (y.have_ev)
 		yaml_event_delete(&y.ev);
 	yaml_parser_delete(&y.parser);
@@ -1744,148 +839,6 @@ parse_buffer(struct load *ld, const char *name, const void *buf,
 	return r;
 }
 
-static int
-read_file(const char *path, char **bufp, size_t *lenp)
-{
-	FILE *fp;
-	char *buf;
-	size_t n;
-	int e;
-
-	if ((fp = fopen(path, "re")) == NULL)
-		return -1;
-	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL) {
-		fclose(fp);
-		errno = ENOMEM;
-		return -1;
-	}
-	n = fread(buf, 1, CONF_FILE_MAX + 1, fp);
-	e = ferror(fp) ? errno : n > CONF_FILE_MAX ? EFBIG : 0;
-	fclose(fp);
-	if (e != 0) {
-		free(buf);
-		errno = e;
-		return -1;
-	}
-	*bufp = buf;
-	*lenp = n;
-	return 0;
-}
-
-/*
- * Reads one file at include depth depth; from is where it was named
- * (NULL for the main file and conf.d).
- */
-static int
-load_file(struct load *ld, const char *path, int depth,
-    const struct mark *from)
-{
-	char *real, *buf;
-	size_t i, len;
-	int r, e;
-
-	if (depth > CONF_INCLUDE_DEPTH)
-		return lerr(ld, from, "include", "includes nested deeper than "
-		    "%d", CONF_INCLUDE_DEPTH);
-	if ((real = realpath(path, NULL)) == NULL ||
-	    read_file(real, &buf, &len) == -1) {
-		e = errno;
-		free(real);
-		if (e == ENOMEM)
-			return oom(ld);
-		if (ld->failed)
-			return -1;
-		ld->failed = true;
-		if (from != NULL)
-			return errf(ld->err, from->file, from->line,
-			    from->col, "include", e, "'%.200s': %s", path,
-			    strerror(e));
-		return errf(ld->err, path, 0, 0, NULL, e, "%s", strerror(e));
-	}
-	for (i = 0; i < ld->nstack; i++)
-		if (strcmp(ld->stack[i], real) == 0) {
-			free(real);
-			free(buf);
-			return lerr(ld, from, "include", "'%.200s' includes "
-			    "itself (include cycle)", path);
-		}
-	for (i = 0; i < ld->ndone; i++)
-		if (strcmp(ld->done[i], real) == 0) {
-			free(real);
-			free(buf);
-			if (from != NULL)
-				return lerr(ld, from, "include", "'%.200s' is "
-				    "read twice", path);
-			ld->failed = true;
-			return errf(ld->err, path, 0, 0, NULL, 0, "read twice "
-			    "(conf.d/ is read implicitly)");
-		}
-	if (push_str(&ld->stack, &ld->nstack, real) == -1) {
-		free(real);
-		free(buf);
-		return oom(ld);
-	}
-	r = parse_buffer(ld, path, buf, len, depth);
-	free(buf);
-	ld->nstack--;
-	if (push_str(&ld->done, &ld->ndone, real) == -1) {
-		free(real);
-		return oom(ld);
-	}
-	return r;
-}
-
-/* conf.d/ *.yaml beside the main file, in byte order. */
-static int
-load_confd(struct load *ld, const char *path)
-{
-	char *dir, *edir = NULL, *pat = NULL;
-	struct stat st;
-	glob_t g;
-	size_t i;
-	int r = 0;
-
-	if ((dir = file_dir(path)) == NULL)
-		return oom(ld);
-	if (asprintf(&pat, "%s/conf.d", dir) == -1) {
-		free(dir);
-		return oom(ld);
-	}
-	if (stat(pat, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		free(pat);
-		free(dir);
-		return 0;
-	}
-	free(pat);
-	pat = NULL;
-	if ((edir = glob_escape(dir)) == NULL ||
-	    asprintf(&pat, "%s/conf.d/*.yaml", edir) == -1) {
-		free(edir);
-		free(dir);
-		return oom(ld);
-	}
-	memset(&g, 0, sizeof(g));
-	r = glob(pat, GLOB_NOSORT | GLOB_ERR, NULL, &g);
-	if (r == GLOB_NOSPACE)
-		r = oom(ld);
-	else if (r == GLOB_ABORTED) {
-		ld->failed = true;
-		r = errf(ld->err, dir, 0, 0, NULL, EACCES, "cannot read "
-		    "conf.d/");
-	}
-	else if (r == 0) {
-		qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), cmp_str);
-		for (i = 0; r == 0 && i < g.gl_pathc; i++)
-			r = load_file(ld, g.gl_pathv[i], 1, NULL);
-	} else
-		r = 0;
-	globfree(&g);
-	free(pat);
-	free(edir);
-	free(dir);
-	return r;
-}
-
 static struct conf *
 conf_new(void)
 {
@@ -1893,7 +846,7 @@ conf_new(void)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	if (set_defaults(conf_keys, NKEYS, c) != 0) {
+	if (conf_value_set_defaults(conf_keys, NKEYS, c) != 0) {
 		conf_free(c);
 		return NULL;
 	}
@@ -1911,7 +864,8 @@ add_default_listener(struct conf *c)
 		return -1;
 	c->nlisteners = 1;
 	if (listener_init(c->listeners, NULL, 0, 0) == -1 ||
-	    set_value(ak, c->listeners, k->def, NULL, msg, sizeof(msg)) != 0)
+	    conf_value_set(ak, c->listeners, k->def, NULL, msg,
+	    sizeof(msg)) != 0)
 		return -1;
 	return 0;
 }
@@ -1930,7 +884,7 @@ load_finish(struct load *ld, int r, struct conf **out)
 {
 	if (r == 0 && ld->conf->nlisteners == 0 &&
 	    add_default_listener(ld->conf) == -1)
-		r = oom(ld);
+		r = conf__oom(ld);
 	if (r == 0 && check_conf(ld->conf, ld->set, ld->err) == -1)
 		r = -1;
 	load_done(ld);
@@ -1943,10 +897,12 @@ load_finish(struct load *ld, int r, struct conf **out)
 }
 
 static int
-load_init(struct load *ld, const char *path, int flags,
+load_init(struct load *ld, struct mark *set, const char *path, int flags,
     struct conf_error *err)
 {
 	memset(ld, 0, sizeof(*ld));
+	memset(set, 0, NKEYS * sizeof(*set));
+	ld->set = set;
 	ld->err = err;
 	ld->flags = flags;
 	if (err != NULL)
@@ -1955,7 +911,7 @@ load_init(struct load *ld, const char *path, int flags,
 	    (ld->conf->path = strdup(path)) == NULL) {
 		conf_free(ld->conf);
 		ld->conf = NULL;
-		return oom(ld);
+		return conf__oom(ld);
 	}
 	return 0;
 }
@@ -1963,14 +919,15 @@ load_init(struct load *ld, const char *path, int flags,
 int
 conf_load(const char *path, struct conf **out, struct conf_error *err)
 {
+	struct mark set[NKEYS];
 	struct load ld;
 	int r;
 
-	if (load_init(&ld, path, 0, err) == -1)
+	if (load_init(&ld, set, path, 0, err) == -1)
 		return -1;
-	r = load_file(&ld, path, 0, NULL);
+	r = conf_include_load_file(&ld, path, 0, NULL);
 	if (r == 0)
-		r = load_confd(&ld, path);
+		r = conf_include_load_confd(&ld, path);
 	return load_finish(&ld, r, out);
 }
 
@@ -1978,19 +935,20 @@ int
 conf_load_buffer(const char *name, const void *buf, size_t len, int flags,
     struct conf **out, struct conf_error *err)
 {
+	struct mark set[NKEYS];
 	struct load ld;
 	char *real;
 	int r;
 
-	if (load_init(&ld, name, flags, err) == -1)
+	if (load_init(&ld, set, name, flags, err) == -1)
 		return -1;
 	/* The buffer stands for name: a file including name is a cycle. */
 	if ((real = realpath(name, NULL)) != NULL &&
-	    push_str(&ld.stack, &ld.nstack, real) == -1) {
+	    conf__push_str(&ld.stack, &ld.nstack, real) == -1) {
 		free(real);
-		r = oom(&ld);
+		r = conf__oom(&ld);
 	} else
-		r = parse_buffer(&ld, name, buf, len, 0);
+		r = conf__parse_buffer(&ld, name, buf, len, 0);
 	return load_finish(&ld, r, out);
 }
 
@@ -2017,7 +975,7 @@ conf_free(struct conf *c)
 	if (c == NULL)
 		return;
 	for (i = 0; i < NKEYS; i++)
-		free_value(&conf_keys[i], c);
+		conf_value_free(&conf_keys[i], c);
 	free(c->path);
 	free(c);
 }
@@ -2056,20 +1014,6 @@ check_err(struct conf_error *err, const struct mark *set, const char *k1,
 	return -1;
 }
 
-/* Wildcard hosts: "" is every address, 0.0.0.0 every IPv4, :: every IPv6. */
-static bool
-hosts_clash(const char *a, const char *b)
-{
-	bool a6 = strchr(a, ':') != NULL, b6 = strchr(b, ':') != NULL;
-
-	if (strcmp(a, b) == 0 || *a == '\0' || *b == '\0')
-		return true;
-	if ((strcmp(a, "0.0.0.0") == 0 && !b6) ||
-	    (strcmp(b, "0.0.0.0") == 0 && !a6))
-		return true;
-	return (strcmp(a, "::") == 0 && b6) || (strcmp(b, "::") == 0 && a6);
-}
-
 static int
 check_listeners(const struct conf *c, struct conf_error *err)
 {
@@ -2087,22 +1031,49 @@ check_listeners(const struct conf *c, struct conf_error *err)
 			else if (a->port != NULL && b->port != NULL)
 				clash = strcmp(a->port, "0") != 0 &&
 				    strcmp(a->port, b->port) == 0 &&
-				    hosts_clash(a->host, b->host);
+				    conf_value_hosts_clash(a->host, b->host);
 			else
 				clash = false;
 			if (!clash)
 				continue;
 			snprintf(key, sizeof(key), "listeners[%zu]", j);
 			if (b->file != NULL && a->file != NULL)
-				return errf(err, b->file, b->line, b->col, key,
-				    0, "same address as listeners[%zu] (%s:%d)",
-				    i, a->file, a->line);
+				return conf__errf(err, b->file, b->line,
+				    b->col, key, 0, "same address as "
+				    "listeners[%zu] (%s:%d)", i, a->file,
+				    a->line);
 			if (b->file != NULL)
-				return errf(err, b->file, b->line, b->col, key,
-				    0, "same address as listeners[%zu]", i);
-			return errf(err, NULL, 0, 0, key, 0, "same address as "
-			    "listeners[%zu]", i);
+				return conf__errf(err, b->file, b->line,
+				    b->col, key, 0, "same address as "
+				    "listeners[%zu]", i);
+			return conf__errf(err, NULL, 0, 0, key, 0, "same "
+			    "address as listeners[%zu]", i);
 		}
+	}
+	return 0;
+}
+
+static int
+check_monitoring(const struct conf *c, const struct mark *set,
+    struct conf_error *err)
+{
+	const struct conf_monitoring *m = &c->monitoring;
+	const struct conf_listener *li;
+	size_t i;
+
+	if ((m->user == NULL || m->user[0] == '\0') !=
+	    (m->password == NULL || m->password[0] == '\0'))
+		return check_err(err, set, "monitoring.password",
+		    "monitoring.user", "monitoring.user and "
+		    "monitoring.password go together");
+	if (m->port == NULL || strcmp(m->port, "0") == 0)
+		return 0;
+	for (i = 0; i < c->nlisteners; i++) {
+		li = &c->listeners[i];
+		if (li->port != NULL && strcmp(li->port, m->port) == 0 &&
+		    conf_value_hosts_clash(li->host, m->host))
+			return check_err(err, set, "monitoring.address", NULL,
+			    "same address as listeners[%zu]", i);
 	}
 	return 0;
 }
@@ -2115,15 +1086,16 @@ check_conf(const struct conf *c, const struct mark *set,
 	char a[32], b[32];
 
 	if (lm->max_payload > lm->max_pending) {
-		format_size(lm->max_payload, a, sizeof(a));
-		format_size(lm->max_pending, b, sizeof(b));
+		conf_value_format_size(lm->max_payload, a, sizeof(a));
+		conf_value_format_size(lm->max_pending, b, sizeof(b));
 		return check_err(err, set, "limits.max_payload",
 		    "limits.max_pending", "max_payload (%s) must not exceed "
 		    "max_pending (%s)", a, b);
 	}
 	if (c->lame_duck_grace_period >= c->lame_duck_duration) {
-		format_duration(c->lame_duck_grace_period, a, sizeof(a));
-		format_duration(c->lame_duck_duration, b, sizeof(b));
+		conf_value_format_duration(c->lame_duck_grace_period, a,
+		    sizeof(a));
+		conf_value_format_duration(c->lame_duck_duration, b, sizeof(b));
 		return check_err(err, set, "lame_duck_grace_period",
 		    "lame_duck_duration", "grace period (%s) must be shorter "
 		    "than lame_duck_duration (%s)", a, b);
@@ -2132,7 +1104,9 @@ check_conf(const struct conf *c, const struct mark *set,
 	    (c->log.file == NULL || c->log.file[0] == '\0'))
 		return check_err(err, set, "log.file", "log.target",
 		    "required when log.target is file");
-	return check_listeners(c, err);
+	if (check_listeners(c, err) == -1)
+		return -1;
+	return check_monitoring(c, set, err);
 }
 
 /*
@@ -2154,7 +1128,7 @@ push_key(char ***keys, size_t *n, const char *fmt, ...)
 	va_end(ap);
 	if (r == -1)
 		return -1;
-	if (push_str(keys, n, s) == -1) {
+	if (conf__push_str(keys, n, s) == -1) {
 		free(s);
 		return -1;
 	}
@@ -2177,7 +1151,7 @@ conf_diff_restart(const struct conf *old, const struct conf *new,
 		if (k->flags & CK_RELOAD)
 			continue;
 		if (k->type != CT_LIST) {
-			if (!same_value(k, old, new) &&
+			if (!conf_value_same(k, old, new) &&
 			    push_key(keys, n, "%s", k->path) == -1)
 				goto fail;
 			continue;
@@ -2195,9 +1169,9 @@ conf_diff_restart(const struct conf *old, const struct conf *new,
 			ia = *CFIELD(old, k->off, char *) + j * l->item_size;
 			ib = *CFIELD(new, k->off, char *) + j * l->item_size;
 			for (sk = l->keys; sk < l->keys + l->nkeys; sk++)
-				if (!same_value(sk, ia, ib) && push_key(keys,
-				    n, "%s[%zu].%s", k->path, j, sk->path) ==
-				    -1)
+				if (!conf_value_same(sk, ia, ib) &&
+				    push_key(keys, n, "%s[%zu].%s", k->path,
+				    j, sk->path) == -1)
 					goto fail;
 		}
 	}
@@ -2215,33 +1189,6 @@ conf_keys_free(char **keys, size_t n)
 	free_strs(keys, n);
 }
 
-/* Moves key k's value from src to dst (freeing dst's) and clears src's. */
-static void
-move_value(const struct conf_key *k, void *dst, void *src)
-{
-	free_value(k, dst);
-	switch (k->type) {
-	case CT_LIST:
-		*FIELD(dst, k->off2, size_t) = *FIELD(src, k->off2, size_t);
-		*FIELD(src, k->off2, size_t) = 0;
-		/* FALLTHROUGH */
-	case CT_STRING:
-	case CT_PATH:
-	case CT_ADDRESS:
-		*FIELD(dst, k->off, char *) = *FIELD(src, k->off, char *);
-		*FIELD(src, k->off, char *) = NULL;
-		if (k->type == CT_ADDRESS) {
-			*FIELD(dst, k->off2, char *) =
-			    *FIELD(src, k->off2, char *);
-			*FIELD(src, k->off2, char *) = NULL;
-		}
-		break;
-	default:
-		copy_value(k, dst, src);	/* no allocation */
-		break;
-	}
-}
-
 int
 conf_keep_restart(struct conf *new, const struct conf *old)
 {
@@ -2252,133 +1199,21 @@ conf_keep_restart(struct conf *new, const struct conf *old)
 	memset(&tmp, 0, sizeof(tmp));
 	for (i = 0; i < NKEYS; i++)
 		if (!(conf_keys[i].flags & CK_RELOAD) &&
-		    copy_value(&conf_keys[i], &tmp, old) == -1)
+		    conf_value_copy(&conf_keys[i], &tmp, old) == -1)
 			goto fail;
 	for (i = 0; i < NKEYS; i++)
 		if (!(conf_keys[i].flags & CK_RELOAD))
-			move_value(&conf_keys[i], new, &tmp);
+			conf_value_move(&conf_keys[i], new, &tmp);
 	return 0;
  fail:
 	for (i = 0; i < NKEYS; i++)
-		free_value(&conf_keys[i], &tmp);
+		conf_value_free(&conf_keys[i], &tmp);
 	return -1;
 }
 
 /*
  * conf_dump.
  */
-
-/* UTF-8 sequence length at s and its code point, or 0 if invalid. */
-static size_t
-utf8_decode(const unsigned char *s, unsigned long *cp)
-{
-	size_t n, i;
-	unsigned long v;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		v = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		v = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		v = s[0] & 0x07;
-	} else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 ||
-	    v > 0x10ffff)) || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return n;
-}
-
-/*
- * A double-quoted YAML string that reads back as s: '$' doubled for our
- * expansion, and everything YAML would refuse or fold (C0, DEL, C1,
- * line and paragraph separators, BOM, U+FFFE/F) escaped.
- */
-static void
-dump_string(FILE *fp, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	unsigned long cp;
-	size_t n;
-
-	fputc('"', fp);
-	while (*s != '\0') {
-		if ((n = utf8_decode(s, &cp)) == 0) {
-			fprintf(fp, "\\x%02x", *s++);
-			continue;
-		}
-		if (cp == '"' || cp == '\\')
-			fprintf(fp, "\\%c", (int)cp);
-		else if (cp == '$')
-			fputs("$$", fp);
-		else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-			fprintf(fp, "\\x%02lx", cp);
-		else if (cp == 0x2028 || cp == 0x2029 || cp == 0xfeff ||
-		    cp == 0xfffe || cp == 0xffff)
-			fprintf(fp, "\\u%04lx", cp);
-		else
-			fwrite(s, 1, n, fp);
-		s += n;
-	}
-	fputc('"', fp);
-}
-
-static void
-dump_value(FILE *fp, const struct conf_key *k, const void *base)
-{
-	char buf[64];
-	const char *h;
-
-	if (k->flags & CK_SECRET) {
-		fputs("\"<redacted>\"", fp);
-		return;
-	}
-	switch (k->type) {
-	case CT_STRING:
-	case CT_PATH:
-		dump_string(fp, *CFIELD(base, k->off, char *) ?
-		    *CFIELD(base, k->off, char *) : "");
-		break;
-	case CT_ADDRESS:
-		h = *CFIELD(base, k->off, char *);
-		fprintf(fp, strchr(h, ':') ? "\"[%s]:%s\"" : "\"%s:%s\"", h,
-		    *CFIELD(base, k->off2, char *));
-		break;
-	case CT_COUNT:
-		fprintf(fp, "%u", *CFIELD(base, k->off, unsigned int));
-		break;
-	case CT_MODE:
-		fprintf(fp, "\"%04o\"", *CFIELD(base, k->off, unsigned int));
-		break;
-	case CT_SIZE:
-		format_size(*CFIELD(base, k->off, uint64_t), buf, sizeof(buf));
-		fputs(buf, fp);
-		break;
-	case CT_DURATION:
-		format_duration(*CFIELD(base, k->off, int64_t), buf,
-		    sizeof(buf));
-		fputs(buf, fp);
-		break;
-	case CT_ENUM:
-		fputs(k->names[*CFIELD(base, k->off, int)], fp);
-		break;
-	default:
-		break;
-	}
-}
 
 static const char *
 leaf(const char *path)
@@ -2431,7 +1266,7 @@ conf_dump(const struct conf *c, FILE *fp)
 					fprintf(fp, "%*s%s%s: ",
 					    indent_of(k->path) + 2, "",
 					    first ? "- " : "  ", sk->path);
-					dump_value(fp, sk, item);
+					conf_value_dump(fp, sk, item);
 					fputc('\n', fp);
 					first = false;
 				}
@@ -2440,7 +1275,7 @@ conf_dump(const struct conf *c, FILE *fp)
 		default:
 			fprintf(fp, "%*s%s: ", indent_of(k->path), "",
 			    leaf(k->path));
-			dump_value(fp, k, c);
+			conf_value_dump(fp, k, c);
 			fputc('\n', fp);
 			break;
 		}
@@ -2477,7 +1312,7 @@ value_size(const struct conf_key *k)
 	}
 }
 
-/* Saves k's value and detaches its strings, so set_value frees none. */
+/* Saves k's value and detaches its strings, so conf_value_set frees none. */
 static void
 snap_take(const struct conf_key *k, void *base, struct snapshot *s)
 {
@@ -2495,7 +1330,7 @@ snap_take(const struct conf_key *k, void *base, struct snapshot *s)
 static void
 snap_restore(const struct conf_key *k, void *base, struct snapshot *s)
 {
-	free_value(k, base);
+	conf_value_free(k, base);
 	memcpy(FIELD(base, k->off, char), s->a, value_size(k));
 	if (k->type == CT_ADDRESS)
 		*FIELD(base, k->off2, char *) = s->p2;
@@ -2527,15 +1362,15 @@ override_listener(struct conf *c, const char *key, const char *value,
 	int r;
 
 	*addrp = NULL;
-	p = scan_uint(p, &idx, &ovf);
+	p = conf_value_scan_uint(p, &idx, &ovf);
 	if (p == NULL || p[0] != ']' || p[1] != '.') {
 		errno = ENOENT;
-		return errf(err, NULL, 0, 0, key, 0, "expected "
+		return conf__errf(err, NULL, 0, 0, key, 0, "expected "
 		    "listeners[N].field");
 	}
 	if (ovf || idx >= c->nlisteners) {
 		errno = ENOENT;
-		return errf(err, NULL, 0, 0, key, 0, "there are %zu "
+		return conf__errf(err, NULL, 0, 0, key, 0, "there are %zu "
 		    "listeners", c->nlisteners);
 	}
 	li = &c->listeners[idx];
@@ -2544,13 +1379,13 @@ override_listener(struct conf *c, const char *key, const char *value,
 	    strcmp(field, "address") == 0) {
 		if (li->host == NULL) {
 			errno = EINVAL;
-			return errf(err, NULL, 0, 0, key, 0, "a unix listener "
-			    "has no %s", field);
+			return conf__errf(err, NULL, 0, 0, key, 0, "a unix "
+			    "listener has no %s", field);
 		}
 		if (strcmp(field, "port") == 0 &&
-		    (r = parse_port(value, msg, sizeof(msg))) != 0) {
+		    (r = conf_value_parse_port(value, msg, sizeof(msg))) != 0) {
 			errno = -r;
-			return errf(err, NULL, 0, 0, key, 0, "%s", msg);
+			return conf__errf(err, NULL, 0, 0, key, 0, "%s", msg);
 		}
 		/* Compose an address, so it goes through one parser. */
 		if (strcmp(field, "address") == 0)
@@ -2564,15 +1399,15 @@ override_listener(struct conf *c, const char *key, const char *value,
 		if (r == -1) {
 			*addrp = NULL;
 			errno = ENOMEM;
-			return errf(err, NULL, 0, 0, key, ENOMEM,
+			return conf__errf(err, NULL, 0, 0, key, ENOMEM,
 			    "out of memory");
 		}
 		field = "address";
 	} else if ((strcmp(field, "unix") == 0 ||
 	    strcmp(field, "mode") == 0) && li->unix_path == NULL) {
 		errno = EINVAL;
-		return errf(err, NULL, 0, 0, key, 0, "a TCP listener has no "
-		    "%s", field);
+		return conf__errf(err, NULL, 0, 0, key, 0, "a TCP listener "
+		    "has no %s", field);
 	}
 	*fieldp = field;
 	*lip = li;
@@ -2607,23 +1442,23 @@ conf_apply_override_err(struct conf *c, const char *key, const char *value,
 	    k->type == CT_INCLUDE) {
 		free(addr);
 		errno = ENOENT;
-		return errf(err, NULL, 0, 0, key, 0, k == NULL ?
+		return conf__errf(err, NULL, 0, 0, key, 0, k == NULL ?
 		    "unknown key" : "not a single value");
 	}
 	snap_take(k, base, &snap);
-	if ((r = set_value(k, base, value, NULL, msg, sizeof(msg))) != 0) {
+	if ((r = conf_value_set(k, base, value, NULL, msg, sizeof(msg))) != 0) {
 		snap_restore(k, base, &snap);
 		free(addr);
 		errno = -r;
-		return errf(err, NULL, 0, 0, key, r == -ENOMEM ? ENOMEM : 0,
-		    "%s", msg);
+		return conf__errf(err, NULL, 0, 0, key, r == -ENOMEM ?
+		    ENOMEM : 0, "%s", msg);
 	}
 	free(addr);
 	if (li != NULL && listener_check(li, NULL, &field, msg,
 	    sizeof(msg)) != 0) {
 		snap_restore(k, base, &snap);
 		errno = EINVAL;
-		return errf(err, NULL, 0, 0, key, 0, "%s", msg);
+		return conf__errf(err, NULL, 0, 0, key, 0, "%s", msg);
 	}
 	if (check_conf(c, NULL, err) == -1) {
 		snap_restore(k, base, &snap);

@@ -68,6 +68,15 @@ struct conf_limits {
 	int64_t		 auth_timeout;		/* ms */
 };
 
+/* The HTTP monitoring endpoint; host and port are NULL when it is off
+ * (address ""). */
+struct conf_monitoring {
+	char		*host;		/* "" for every address */
+	char		*port;
+	char		*user;		/* basic auth when not "" */
+	char		*password;
+};
+
 struct conf_log {
 	enum conf_log_target	 target;
 	enum conf_log_level	 level;
@@ -82,6 +91,7 @@ struct conf {
 	struct conf_limits	 limits;
 	int64_t			 lame_duck_duration;	/* ms, >= 30 s */
 	int64_t			 lame_duck_grace_period; /* ms, < duration */
+	struct conf_monitoring	 monitoring;
 	struct conf_log		 log;
 };
 

@@ -121,7 +121,8 @@ main(int argc, char *argv[])
 			quiet = true;
 			break;
 		case 'V':
-			printf("corobusd %s\nfeatures: nats tcp unix%s\n",
+			printf("corobusd %s\nfeatures: nats tcp unix systemd "
+			    "monitoring%s\n",
 			    PACKAGE_VERSION,
 #ifdef CORO_ASAN
 			    " asan"
@@ -198,21 +199,30 @@ main(int argc, char *argv[])
 	if ((rc = server_init(&srv, conf, path)) != 0) {
 		log_error("start-up failed: %s", strerror(-rc));
 		server_fini(&srv);
+		free(abspath);
 		return EX_OSERR;
 	}
-	if ((rc = server_listen(&srv)) != 0) {
+	/* systemd's sockets first, then what they do not cover */
+	(void)sdnotify_listen_init();
+	if ((rc = server_listen(&srv)) != 0 || monitor_start(&srv) != 0) {
 		server_fini(&srv);
+		free(abspath);
 		return EX_OSERR;
 	}
+	sdnotify_listen_close_rest();
 	if (daemon) {
 		if (daemonize() != 0) {
 			log_warn("daemon");
 			server_fini(&srv);
+			free(abspath);
 			return EX_OSERR;
 		}
 		srv.daemonized = true;
 		server_apply_log(&srv, srv.conf);
 	}
+	sdnotify_ready(&srv);
+	if (sdnotify_watchdog_start(srv.loop) != 0)
+		log_warnx("sdnotify: no watchdog timer");
 	rc = server_run(&srv);
 	server_fini(&srv);
 	log_info("corobusd stopped");

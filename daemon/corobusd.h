@@ -29,6 +29,7 @@
 #define COROBUSD_NATS_VERSION	"2.9.25"	/* what INFO advertises */
 
 struct client;
+struct monitor;
 
 /* A client's subscription.  Lives in the client's sid table and in the
  * server's sublist while active; once removed it is parked on the
@@ -107,6 +108,8 @@ struct listener {
 	char			 name[128];	/* "127.0.0.1:4240", "unix:/path" */
 };
 
+/* in_msgs ... out_bytes: of the connections closed so far (client_free
+ * adds each one's); the open ones keep theirs in client_stats. */
 struct server_stats {
 	uint64_t	in_msgs, out_msgs, in_bytes, out_bytes;
 	uint64_t	slow_consumers;
@@ -130,6 +133,7 @@ struct server {
 	int			 port;		/* listener */
 	struct server_stats	 stats;
 	int64_t			 start;
+	struct monitor		*monitor;	/* HTTP monitoring; NULL: off */
 	/* delivery */
 	struct client_list	 dirty;		/* clients with output to send */
 	bool			 flush_queued;
@@ -197,5 +201,34 @@ int	 pubsub_pub(struct client *, const struct proto_msg *);
 void	 pubsub_client_gone(struct client *);
 /* Frees the subscriptions parked while deliveries could still see them. */
 void	 pubsub_bury(struct server *);
+
+/* sdnotify.c: systemd's notification and socket activation protocols,
+ * no-ops outside systemd */
+/* Sends the state lines ("READY=1\nSTATUS=...") to $NOTIFY_SOCKET: 0
+ * (also when unset), or -errno. */
+int	 sdnotify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	 sdnotify_ready(struct server *);
+void	 sdnotify_reloading(void);
+void	 sdnotify_reload_failed(const char *why);
+void	 sdnotify_stopping(const char *status);
+/* WATCHDOG=1 at half of $WATCHDOG_USEC, when set. */
+int	 sdnotify_watchdog_start(coro_loop *);
+/* Takes the sockets of $LISTEN_FDS (when $LISTEN_PID is ours) and unsets
+ * the variables: how many. */
+int	 sdnotify_listen_init(void);
+/* The inherited socket of the given type bound to host:port or
+ * unix_path (ownership passes to the caller), or -1. */
+int	 sdnotify_listen_take(const char *host, const char *port,
+	    const char *unix_path, int type);
+/* Closes, with a warning, the sockets nobody took. */
+void	 sdnotify_listen_close_rest(void);
+void	 sdnotify_fini(void);
+
+/* monitor.c: HTTP monitoring (evhttp on the server's loop) */
+/* Binds monitoring.address unless it is empty: 0, or -errno (logged). */
+int	 monitor_start(struct server *);
+/* After a reload: rebinds when the address changed. */
+void	 monitor_reload(struct server *);
+void	 monitor_stop(struct server *);
 
 #endif

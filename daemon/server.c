@@ -193,7 +193,7 @@ int
 server_listen(struct server *srv)
 {
 	size_t i;
-	int err;
+	int err, fd;
 
 	srv->listeners = calloc(srv->conf->nlisteners, sizeof(*srv->listeners));
 	if (srv->listeners == NULL)
@@ -204,14 +204,23 @@ server_listen(struct server *srv)
 
 		L->cl = cl;
 		L->srv = srv;
+		/* a socket systemd passed us, else our own */
+		fd = sdnotify_listen_take(cl->host, cl->port, cl->unix_path,
+		    SOCK_STREAM);
+		if (fd >= 0 && (err = coro_listener_from_fd(srv->loop, fd,
+		    &L->l)) != 0)
+			close(fd);
 		if (cl->unix_path != NULL) {
 			snprintf(L->name, sizeof(L->name), "unix:%s",
 			    cl->unix_path);
-			err = coro_unix_listen(srv->loop, cl->unix_path,
-			    cl->mode, LISTEN_BACKLOG, &L->l);
+			if (fd < 0)
+				err = coro_unix_listen(srv->loop,
+				    cl->unix_path, cl->mode, LISTEN_BACKLOG,
+				    &L->l);
 		} else {
-			err = coro_tcp_listen(srv->loop, cl->host, cl->port,
-			    LISTEN_BACKLOG, &L->l);
+			if (fd < 0)
+				err = coro_tcp_listen(srv->loop, cl->host,
+				    cl->port, LISTEN_BACKLOG, &L->l);
 			if (err == 0)
 				snprintf(L->name, sizeof(L->name),
 				    strchr(cl->host ? cl->host : "", ':') ?
@@ -329,8 +338,10 @@ server_reload(struct server *srv)
 	char **keys = NULL;
 	size_t nkeys = 0, i;
 
+	sdnotify_reloading();
 	if (srv->conf_path == NULL) {
 		log_notice("reload: no configuration file, nothing to do");
+		sdnotify_ready(srv);
 		return;
 	}
 	if (conf_load(srv->conf_path, &n, &cerr) != 0 ||
@@ -338,6 +349,7 @@ server_reload(struct server *srv)
 	    server_override_port(n, srv->port_override, &cerr) != 0)) {
 		log_error("reload failed, keeping the running configuration: "
 		    "%s", cerr.text);
+		sdnotify_reload_failed(cerr.text);
 		return;
 	}
 	if (conf_diff_restart(srv->conf, n, &keys, &nkeys) == 0) {
@@ -347,6 +359,7 @@ server_reload(struct server *srv)
 	}
 	if (conf_keep_restart(n, srv->conf) != 0) {
 		log_error("reload failed: out of memory");
+		sdnotify_reload_failed("out of memory");
 		conf_free(n);
 		return;
 	}
@@ -358,9 +371,11 @@ server_reload(struct server *srv)
 		log_warn("log: cannot open %s, keeping the old log", n->log.file);
 	TAILQ_FOREACH(c, &srv->clients, link)
 		client_reload(c);
+	monitor_reload(srv);
 	log_info("reload: applied %s, %zu change%s need%s a restart",
 	    srv->conf_path, nkeys, nkeys == 1 ? "" : "s",
 	    nkeys == 1 ? "s" : "");
+	sdnotify_ready(srv);
 }
 
 static int
@@ -398,6 +413,7 @@ server_shutdown(struct server *srv)
 		return;
 	srv->stopping = true;
 	log_notice("shutting down");
+	sdnotify_stopping("shutting down");
 	if ((t = coro_spawn(srv->loop, shutdown_task, srv,
 	    &(coro_spawn_opts){ .name = "shutdown" })) == NULL) {
 		coro_loop_stop(srv->loop);
@@ -461,6 +477,7 @@ server_lame_duck(struct server *srv)
 	if (srv->lame_duck || srv->stopping)
 		return;
 	srv->lame_duck = true;
+	sdnotify_stopping("lame duck mode");
 	log_notice("entering lame duck mode: %lld ms grace, %lld ms in all",
 	    (long long)srv->conf->lame_duck_grace_period,
 	    (long long)srv->conf->lame_duck_duration);
@@ -553,6 +570,8 @@ server_run(struct server *srv)
 void
 server_fini(struct server *srv)
 {
+	monitor_stop(srv);
+	sdnotify_fini();
 	listeners_close(srv);
 	if (srv->loop != NULL) {
 		/* ends every remaining task, the readers freeing their

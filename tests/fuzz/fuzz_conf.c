@@ -9,7 +9,8 @@
  * -detect_leaks=1).
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *       -Idaemon tests/fuzz/fuzz_conf.c daemon/conf.c -lyaml -o fuzz_conf
+ *       -Idaemon tests/fuzz/fuzz_conf.c daemon/conf.c daemon/conf_value.c \
+ *       daemon/conf_include.c -lyaml -o fuzz_conf
  *   ./fuzz_conf -max_len=4096 tests/data/conf
  */
 #include <stdint.h>

@@ -18,7 +18,9 @@ for t in $targets; do
 	case $t in
 	proto) srcs="$top/daemon/proto.c $top/daemon/buf.c"; libs= ;;
 	sublist) srcs="$top/daemon/sublist.c $top/daemon/subject.c"; libs= ;;
-	conf) srcs="$top/daemon/conf.c"; libs="$(pkg-config --libs yaml-0.1)" ;;
+	conf) srcs="$top/daemon/conf.c $top/daemon/conf_value.c"
+		srcs="$srcs $top/daemon/conf_include.c"
+		libs="$(pkg-config --libs yaml-0.1)" ;;
 	*) echo "not ok - fuzz $t: unknown target"; fails=$((fails + 1)); continue ;;
 	esac
 	# shellcheck disable=SC2086

@@ -261,13 +261,22 @@ void
 h_daemon_conf(struct h_daemon *d, const char *fmt, ...)
 {
 	va_list ap;
+	char *text;
 	FILE *f;
+	int n;
 
+	va_start(ap, fmt);
+	n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fail_msg("out of memory");
 	if ((f = fopen(d->conf, "w")) == NULL)
 		fail_msg("%s: %s", d->conf, strerror(errno));
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
+	fputs(text, f);
+	/* monitoring is on by default, on a fixed port: off unless asked */
+	if (strstr(text, "monitoring") == NULL)
+		fputs("\nmonitoring: { address: \"\" }\n", f);
+	free(text);
 	if (fclose(f) != 0)
 		fail_msg("%s: %s", d->conf, strerror(errno));
 }

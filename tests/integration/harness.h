@@ -54,7 +54,8 @@ struct h_conn {
 
 /* Makes a temporary directory for a daemon; nothing runs yet. */
 struct h_daemon	*h_daemon_new(void);
-/* Writes the configuration file (printf format). */
+/* Writes the configuration file (printf format).  Unless the text
+ * mentions monitoring, it is turned off (its default port is fixed). */
 void		 h_daemon_conf(struct h_daemon *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 /* Starts corobusd -c conf plus the NULL-terminated extra arguments and
