@@ -1,0 +1,45 @@
+/*
+ * cmd.c: the command table of corobus(1): each command's name, usage
+ * line and one-line summary, and the function that runs it.  A new
+ * command adds a row here, a cmd-NAME.c file and its part of corobus.1.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "client.h"
+
+const struct cmd_entry cmd_table[] = {
+	{ "pub", "[-lns] [-C count] [-f file] [-H 'K: V'] [-m message] "
+	    "[--reply subject] [--sleep duration] [-t] subject [message]",
+	    "publish a message", cmd_pub },
+	{ "sub", "[-NvW] [-C count] [-W duration] [--headers] [--json] "
+	    "[--queue group] [-t] subject ...",
+	    "print the messages published on subjects", cmd_sub },
+	{ "req", "[-C count] [-H 'K: V'] [--raw] [--timeout duration] "
+	    "subject [message]",
+	    "send a request and print the reply", cmd_req },
+	{ "reply", "[-C count] [--command command | --echo] "
+	    "[--queue group] subject [body]",
+	    "answer requests", cmd_reply },
+};
+
+const size_t cmd_count = sizeof(cmd_table) / sizeof(cmd_table[0]);
+
+const struct cmd_entry *
+cmd_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cmd_count; i++)
+		if (strcmp(cmd_table[i].name, name) == 0)
+			return &cmd_table[i];
+	/* natscli spells it "request" */
+	if (strcmp(name, "request") == 0)
+		return cmd_find("req");
+	if (strcmp(name, "publish") == 0)
+		return cmd_find("pub");
+	if (strcmp(name, "subscribe") == 0)
+		return cmd_find("sub");
+	return NULL;
+}
