@@ -66,6 +66,9 @@ struct coro_stream {
 	struct coro__waitq rq;		/* tasks waiting for readable */
 	struct coro__waitq wq;		/* tasks waiting for writable */
 	struct evbuffer	*in;		/* received plaintext */
+	char		*spill;		/* a direct read's overflow,
+					   STREAM_SPILL bytes, made on
+					   first use */
 	struct evbuffer	*out;		/* plaintext to send */
 	const struct coro__stream_ops *ops;
 

@@ -31,6 +31,7 @@
 #include "coro-internal.h"
 #include "stream-internal.h"
 
+#define STREAM_SPILL		4096	/* past a direct read's buffer */
 #define STREAM_READ_SIZE	65536	/* bytes asked of one read */
 #define STREAM_WRITE_IOV	16	/* buffer chunks given to one write */
 
@@ -93,21 +94,19 @@ plain_readv(struct coro_stream *s, struct iovec *iov, int niov, size_t total)
 static ssize_t
 plain_recv(struct coro_stream *s, void *buf, size_t len)
 {
-	struct evbuffer_iovec v;
 	struct iovec iov[2];
 	ssize_t n;
 
 	iov[0].iov_base = buf;
 	iov[0].iov_len = len;
-	if (!s->is_socket ||
-	    evbuffer_reserve_space(s->in, STREAM_READ_SIZE, &v, 1) != 1)
+	if (!s->is_socket || (s->spill == NULL &&
+	    (s->spill = malloc(STREAM_SPILL)) == NULL))
 		return plain_readv(s, iov, 1, len);
-	iov[1].iov_base = v.iov_base;
-	iov[1].iov_len = v.iov_len;
-	if ((n = plain_readv(s, iov, 2, len + v.iov_len)) <= (ssize_t)len)
+	iov[1].iov_base = s->spill;
+	iov[1].iov_len = STREAM_SPILL;
+	if ((n = plain_readv(s, iov, 2, len + STREAM_SPILL)) <= (ssize_t)len)
 		return n;
-	v.iov_len = (size_t)n - len;
-	if (evbuffer_commit_space(s->in, &v, 1) == -1)
+	if (evbuffer_add(s->in, s->spill, (size_t)n - len) == -1)
 		return -ENOMEM;
 	return (ssize_t)len;
 }
@@ -255,6 +254,7 @@ stream_free(struct coro_stream *s)
 {
 	evbuffer_free(s->in);
 	evbuffer_free(s->out);
+	free(s->spill);
 	if (s->tls_pre != NULL)
 		evbuffer_free(s->tls_pre);
 	free(s);
