@@ -21,7 +21,9 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 # What the build, the tests and the benchmarks need, by Debian package.
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev openssl libyaml-dev libcmocka-dev libjansson-dev
-mandoc valgrind clang libclang-rt-14-dev libnats-dev xz-utils systemd"
+libcrypt-dev
+libedit-dev mandoc valgrind clang libclang-rt-14-dev libnats-dev xz-utils
+systemd"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

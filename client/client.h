@@ -79,6 +79,7 @@ int	cmd_pub(int, char **);
 int	cmd_sub(int, char **);
 int	cmd_req(int, char **);
 int	cmd_reply(int, char **);
+int	cmd_passwd(int, char **);
 
 /* ---- helpers (corobus.c) ---- */
 

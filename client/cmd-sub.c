@@ -2,7 +2,8 @@
  * cmd-sub.c: "corobus sub": subscribe to one or more subjects and print
  * each message as it comes: the payload and a newline by default, the
  * subject first with -v, the header lines first with --headers, or one
- * JSON object per line with --json (the format corobus(1) documents).
+ * JSON object per line with --json (the format corobus(1) documents),
+ * or as -F FORMAT says (mosquitto_sub's %-directives and \-escapes).
  * It exits 0 after -C messages, 75 when -W passes first, and otherwise
  * runs until interrupted, reconnecting and resubscribing when the server
  * goes away.
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -35,12 +37,14 @@ static const struct option sub_opts[] = {
 	{ "headers", no_argument, NULL, OPT_HEADERS },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-newline", no_argument, NULL, 'N' },
+	{ "format", required_argument, NULL, 'F' },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 }
 };
 
 struct sub_out {
-	bool	verbose, headers, json, newline;
+	bool		 verbose, headers, json, newline;
+	const char	*format;	/* -F, checked by format_check() */
 };
 
 /* The header lines of m after the version line, or the status line
@@ -101,8 +105,10 @@ json_header(const char *line, size_t len, void *arg)
 	    (size_t)(line + len - v)));
 }
 
-static void
-print_json(const struct session_msg *m)
+/* The message as one line of JSON without a newline (malloc'd), or
+ * NULL when out of memory. */
+static char *
+json_line(const struct session_msg *m)
 {
 	json_t *o, *h, *data;
 	unsigned char *b64;
@@ -134,17 +140,165 @@ print_json(const struct session_msg *m)
 		    json_stringn((char *)b64, (size_t)n));
 		free(b64);
 	}
-	if ((line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
+	line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return line;
+}
+
+static void
+print_json(const struct session_msg *m)
+{
+	char *line;
+
+	if ((line = json_line(m)) != NULL) {
 		fputs(line, stdout);
 		fputc('\n', stdout);
 		free(line);
 	}
-	json_decref(o);
+}
+
+/*
+ * -F: walks fmt, printing for m (received at ts), or, with m NULL, only
+ * checking it.  Returns 0, or -1 with the bad directive or escape in
+ * bad[] ("%q", "\\q", or a lone "%" or "\\" at the end).
+ */
+static int
+format_walk(const char *fmt, const struct session_msg *m,
+    const struct timespec *ts, char bad[3])
+{
+	const char *p;
+	char tbuf[64], *line;
+	struct tm tm;
+	long off;
+	size_t i;
+
+	for (p = fmt; *p != '\0'; p++) {
+		if (*p != '%' && *p != '\\') {
+			if (m != NULL)
+				fputc(*p, stdout);
+			continue;
+		}
+		bad[0] = p[0];
+		bad[1] = p[1];
+		bad[2] = '\0';
+		if (*p == '\\') {
+			switch (*++p) {
+			case 'n':
+				if (m != NULL)
+					fputc('\n', stdout);
+				break;
+			case 't':
+				if (m != NULL)
+					fputc('\t', stdout);
+				break;
+			case '\\':
+				if (m != NULL)
+					fputc('\\', stdout);
+				break;
+			default:
+				return -1;
+			}
+			continue;
+		}
+		switch (*++p) {
+		case '%':
+		case 't':
+		case 'p':
+		case 'l':
+		case 'r':
+		case 'I':
+		case 'U':
+		case 'x':
+		case 'j':
+		case 'h':
+			break;
+		default:
+			return -1;
+		}
+		if (m == NULL)
+			continue;
+		switch (*p) {
+		case '%':
+			fputc('%', stdout);
+			break;
+		case 't':
+			fputs(m->subject, stdout);
+			break;
+		case 'p':
+			fwrite(m->data, 1, m->len, stdout);
+			break;
+		case 'l':
+			printf("%zu", m->len);
+			break;
+		case 'r':
+			if (m->reply != NULL)
+				fputs(m->reply, stdout);
+			break;
+		case 'I':
+			/* 2024-05-01T12:34:56+02:00 (strftime's %z has no
+			 * colon) */
+			if (localtime_r(&ts->tv_sec, &tm) == NULL ||
+			    strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S",
+			    &tm) == 0)
+				break;
+			off = tm.tm_gmtoff / 60;
+			printf("%s%c%02ld:%02ld", tbuf, off < 0 ? '-' : '+',
+			    labs(off) / 60, labs(off) % 60);
+			break;
+		case 'U':
+			printf("%lld.%09ld", (long long)ts->tv_sec,
+			    ts->tv_nsec);
+			break;
+		case 'x':
+			for (i = 0; i < m->len; i++)
+				printf("%02x", (unsigned char)m->data[i]);
+			break;
+		case 'j':
+			if ((line = json_line(m)) != NULL) {
+				fputs(line, stdout);
+				free(line);
+			}
+			break;
+		case 'h':
+			header_lines(m, print_header, NULL);
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Whether fmt is a valid -F format: 0, or -1 after saying why. */
+static int
+format_check(const char *fmt)
+{
+	char bad[3];
+
+	if (format_walk(fmt, NULL, NULL, bad) == 0)
+		return 0;
+	if (bad[1] == '\0')
+		fprintf(stderr, "corobus sub: -F: a lone \"%s\" ends the "
+		    "format (%s for the character itself)\n", bad,
+		    bad[0] == '%' ? "%%" : "\\\\");
+	else if (bad[0] == '%')
+		fprintf(stderr, "corobus sub: -F: unknown directive \"%s\" "
+		    "(%%t %%p %%l %%r %%I %%U %%x %%j %%h %%%%)\n", bad);
+	else
+		fprintf(stderr, "corobus sub: -F: unknown escape \"%s\" "
+		    "(\\n \\t \\\\)\n", bad);
+	return -1;
 }
 
 static void
 print_msg(const struct sub_out *out, const struct session_msg *m)
 {
+	struct timespec ts;
+	char bad[3];
+
+	if (out->format != NULL) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		(void)format_walk(out->format, m, &ts, bad);
+		return;
+	}
 	if (out->json) {
 		print_json(m);
 		return;
@@ -166,7 +320,7 @@ cmd_sub(int argc, char **argv)
 	size_t nsubjects = 0, i;
 	uint64_t count = 0, got = 0;
 	int64_t wait_ms = -1, deadline;
-	struct sub_out out = { false, false, false, true };
+	struct sub_out out = { false, false, false, true, NULL };
 	struct session_opts so;
 	struct session *s = NULL;
 	struct session_msg *m;
@@ -174,7 +328,7 @@ cmd_sub(int argc, char **argv)
 	int ch, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":t:C:W:vN", sub_opts,
+	while ((ch = getopt_long(argc, argv, ":t:C:W:vNF:", sub_opts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 't':
@@ -211,6 +365,11 @@ cmd_sub(int argc, char **argv)
 		case 'N':
 			out.newline = false;
 			break;
+		case 'F':
+			if (format_check(optarg) == -1)
+				return EX_USAGE;
+			out.format = optarg;
+			break;
 		case OPT_HELP:
 			printf("usage: corobus sub %s\n",
 			    cmd_find("sub")->usage);
@@ -230,6 +389,10 @@ cmd_sub(int argc, char **argv)
 	}
 	if (nsubjects == 0)
 		return cli_usage_error("sub", "no subject");
+	if (out.format != NULL && (out.verbose || out.headers || out.json ||
+	    !out.newline))
+		return cli_usage_error("sub", "-F replaces -v, -N, --headers "
+		    "and --json: give it alone");
 
 	if ((rc = cli_session_opts(&so, true)) != EX_OK)
 		return rc;

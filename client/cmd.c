@@ -7,21 +7,33 @@
 
 #include <string.h>
 
+#include "bench.h"
+#include "chat.h"
 #include "client.h"
 
 const struct cmd_entry cmd_table[] = {
 	{ "pub", "[-lns] [-C count] [-f file] [-H 'K: V'] [-m message] "
 	    "[--reply subject] [--sleep duration] [-t] subject [message]",
 	    "publish a message", cmd_pub },
-	{ "sub", "[-NvW] [-C count] [-W duration] [--headers] [--json] "
-	    "[--queue group] [-t] subject ...",
+	{ "sub", "[-Nv] [-C count] [-F format] [-W duration] [--headers] "
+	    "[--json] [--queue group] [-t] subject ...",
 	    "print the messages published on subjects", cmd_sub },
-	{ "req", "[-C count] [-H 'K: V'] [--raw] [--timeout duration] "
-	    "subject [message]",
+	{ "req", "[-C count] [-H 'K: V'] [--raw] [--replies count] "
+	    "[--timeout duration] subject [message]",
 	    "send a request and print the reply", cmd_req },
 	{ "reply", "[-C count] [--command command | --echo] "
 	    "[--queue group] subject [body]",
 	    "answer requests", cmd_reply },
+	{ "chat", "[-n nick] [--color when] [room ...]",
+	    "chat in rooms, from a terminal or a script", cmd_chat },
+	{ "bench", "pub|sub|pubsub|queue|mpub|req|reply|idle [--clients n] "
+	    "[--csv file] [--json] [--msgs n] [--no-progress] "
+	    "[--no-responder] [--pid pid] [--pubs n] [--seconds duration] "
+	    "[--size bytes] [--subs n] [--timeout duration] "
+	    "[--window bytes] [subject]",
+	    "measure a server: msgs/s, MB/s, latency", cmd_bench },
+	{ "passwd", "[-bcD] [-H yescrypt|bcrypt] file user [password]",
+	    "add, change or delete a user of a password file", cmd_passwd },
 };
 
 const size_t cmd_count = sizeof(cmd_table) / sizeof(cmd_table[0]);

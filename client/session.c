@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,7 @@ struct server {
 	char		*port;
 	char		*path;		/* Unix socket */
 	bool		 tls;
+	bool		 udp;		/* udp://: datagrams, publish only */
 	char		*user;		/* from "user:pass@" or "token@" */
 	char		*pass;
 	char		*token;
@@ -130,6 +132,10 @@ struct session {
 	int		 excode;
 	bool		 fatal;		/* no point reconnecting */
 	unsigned	 nservererr;
+	/* udp://: each publish is one datagram (corobusd(8), DATAGRAMS) */
+	coro_udp	*udp;
+	struct sockaddr_storage udp_to;
+	socklen_t	 udp_tolen;
 };
 
 static const struct proto_ops	session_ops;
@@ -302,8 +308,8 @@ parse_url(const char *u, size_t ulen, bool force_tls, struct server *srv,
 			}
 			goto unix_path;
 		} else if (slen == 3 && strncasecmp(u, "udp", 3) == 0) {
-			*why = "udp:// is not supported by this client yet";
-			return -1;
+			scheme = "udp";
+			srv->udp = true;
 		} else {
 			*why = "unknown scheme (use nats://, tls://, "
 			    "corobus:// or unix://)";
@@ -1095,6 +1101,78 @@ spawn(struct session *s, coro_fn fn, const char *name)
 	return coro_spawn(s->loop, fn, s, &so);
 }
 
+/*
+ * udp://host:port: no connection and no handshake, a socket to send
+ * PUB datagrams from (fire-and-forget: nothing comes back).
+ */
+static int
+udp_open(struct session *s)
+{
+	struct server *srv = &s->servers[0];
+	struct addrinfo hints, *res;
+	int rc;
+
+	if (s->nservers > 1) {
+		seterr(s, EX_USAGE, "a udp:// URL stands alone");
+		return -EINVAL;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_DGRAM;
+	if ((rc = getaddrinfo(srv->host, srv->port, &hints, &res)) != 0) {
+		seterr(s, EX_NOHOST, "%s: %s", srv->url, gai_strerror(rc));
+		return -ENOENT;
+	}
+	memcpy(&s->udp_to, res->ai_addr, res->ai_addrlen);
+	s->udp_tolen = res->ai_addrlen;
+	freeaddrinfo(res);
+	if ((rc = coro_udp_open(s->loop, NULL, "0", &s->udp)) != 0) {
+		seterr(s, EX_OSERR, "%s: %s", srv->url, strerror(-rc));
+		return rc;
+	}
+	s->cur = 0;
+	s->started = s->connected = true;
+	return 0;
+}
+
+/* One PUB datagram, after CONNECT with the token when there is one. */
+static int
+udp_publish(struct session *s, const struct proto_msg *pm)
+{
+	const struct server *srv = &s->servers[0];
+	const char *token = srv->token != NULL ? srv->token : s->token;
+	struct buf b;
+	json_t *o;
+	char *js;
+	ssize_t n;
+	int rc = 0;
+
+	buf_init(&b, 65507);
+	if (token != NULL && *token != '\0') {
+		o = json_pack("{s:s}", "auth_token", token);
+		js = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+		rc = js != NULL ? proto_put_connect(&b, js, strlen(js)) :
+		    -ENOMEM;
+		free(js);
+	}
+	if (rc == 0)
+		rc = proto_put_pub(&b, pm);
+	if (rc != 0) {
+		buf_release(&b);
+		seterr(s, EX_DATAERR, "message too big for a datagram");
+		return -EMSGSIZE;
+	}
+	n = coro_udp_sendto(s->udp, buf_data(&b), buf_len(&b),
+	    (struct sockaddr *)&s->udp_to, s->udp_tolen,
+	    coro_deadline_in(s->o.timeout_ms));
+	buf_release(&b);
+	if (n < 0) {
+		seterr(s, EX_IOERR, "%s: %s", srv->url, strerror((int)-n));
+		return (int)n;
+	}
+	return 0;
+}
+
 int
 session_connect(struct session *s)
 {
@@ -1104,6 +1182,8 @@ session_connect(struct session *s)
 		return -EINVAL;
 	if (s->started)
 		return s->connected ? 0 : -ENOTCONN;
+	if (s->nservers > 0 && s->servers[0].udp)
+		return udp_open(s);
 	if ((rc = connect_round(s, true)) != 0) {
 		s->dead = true;
 		return rc;
@@ -1324,6 +1404,13 @@ session_close(struct session *s)
 {
 	if (s == NULL || s->closing)
 		return;
+	if (s->udp != NULL) {
+		coro_udp_close(s->udp);
+		s->udp = NULL;
+		s->closing = s->dead = true;
+		s->connected = false;
+		return;
+	}
 	coro_shield_begin();
 	/* after SIGINT the writer is gone too: nothing to wait for */
 	if (s->connected && !s->dead && !coro_cancelled() &&
@@ -1466,6 +1553,8 @@ session_publish(struct session *s, const char *subject, const char *reply,
 	if (hdrlen > 0)
 		pm.hdr = (struct proto_str){ hdr, hdrlen };
 	pm.payload = (struct proto_str){ data, len };
+	if (s->udp != NULL)
+		return udp_publish(s, &pm);
 	if ((rc = proto_put_pub(&s->out, &pm)) != 0) {
 		seterr(s, EX_UNAVAILABLE, "too much data queued while "
 		    "disconnected");
@@ -1547,6 +1636,8 @@ session_flush(struct session *s, int64_t deadline)
 
 	if ((rc = can_queue(s)) != 0)
 		return rc;
+	if (s->udp != NULL)
+		return 0;	/* datagrams: nothing to wait for */
 	if (s->npongs == s->pongcap) {
 		n = reallocarray(s->pongs, s->pongcap ? s->pongcap * 2 : 8,
 		    sizeof(*n));
@@ -1581,6 +1672,10 @@ session_subscribe(struct session *s, const char *subject, const char *group,
 
 	if (can_queue(s) != 0)
 		return NULL;
+	if (s->udp != NULL) {
+		seterr(s, EX_USAGE, "a udp:// URL can only publish");
+		return NULL;
+	}
 	if (!subject_valid_sub(subject, strlen(subject))) {
 		seterr(s, EX_DATAERR, "invalid subject \"%s\"", subject);
 		return NULL;

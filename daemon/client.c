@@ -197,6 +197,8 @@ client_close(struct client *c, const char *reason, int err)
 	pubsub_client_gone(c);
 	if (c->ping_timer != NULL)
 		coro_timer_stop(c->ping_timer);
+	if (c->auth_timer != NULL)
+		coro_timer_stop(c->auth_timer);
 	if (c->reader != coro_current())
 		coro_cancel(c->reader);
 }
@@ -238,13 +240,20 @@ client_free(struct client *c)
 	srv->stats.out_msgs += c->stats.out_msgs;
 	srv->stats.in_bytes += c->stats.in_bytes;
 	srv->stats.out_bytes += c->stats.out_bytes;
-	log_info("client: closed cid=%llu addr=%s reason=\"%s\" in=%llu out=%llu",
-	    (unsigned long long)c->cid, c->addr, c->close_reason,
+	log_info("client: closed cid=%llu addr=%s%s%s%s reason=\"%s\" "
+	    "in=%llu out=%llu", (unsigned long long)c->cid, c->addr,
+	    c->user != NULL ? " user=\"" : "", c->user != NULL ? c->user : "",
+	    c->user != NULL ? "\"" : "", c->close_reason,
 	    (unsigned long long)c->stats.in_msgs,
 	    (unsigned long long)c->stats.out_msgs);
 	coro_timer_free(c->ping_timer);
+	coro_timer_free(c->auth_timer);
 	coro_stream_close(c->s);
 	buf_release(&c->out);
+	free(c->user);
+	free(c->cert_user);
+	free(c->pcache);
+	perm_resps_free(&c->resps);
 	free(c->name);
 	free(c->lang);
 	free(c->version);
@@ -281,6 +290,33 @@ client_ping_tick(void *arg)
 	client_appended(c, proto_put_ping(&c->out));
 }
 
+/* ---- authentication ---- */
+
+static void
+client_auth_tick(void *arg)
+{
+	struct client *c = arg;
+
+	if (c->closing || c->connected)
+		return;
+	log_info("client: authentication timeout cid=%llu addr=%s",
+	    (unsigned long long)c->cid, c->addr);
+	client_close(c, "authentication timeout", PROTO_EAUTHTIMEOUT);
+}
+
+/* An operation before CONNECT while CONNECT is due: closes c. */
+static bool
+client_unauthorized(struct client *c)
+{
+	if (c->connected || c->auth_timer == NULL ||
+	    !coro_timer_pending(c->auth_timer))
+		return false;
+	log_info("client: operation before CONNECT cid=%llu addr=%s",
+	    (unsigned long long)c->cid, c->addr);
+	client_close(c, "authorization violation", PROTO_EAUTH);
+	return true;
+}
+
 /* ---- operations ---- */
 
 static char *
@@ -312,6 +348,20 @@ op_connect(void *arg, const char *json, size_t len)
 		json_decref(o);
 		client_close(c, "invalid CONNECT", PROTO_EJSON);
 		return PROTO_EJSON;
+	}
+	if (!c->connected && auth_connect(c, json_string_value(
+	    json_object_get(o, "user")), json_string_value(json_object_get(o,
+	    "pass")), json_string_value(json_object_get(o,
+	    "auth_token"))) != 0) {
+		json_decref(o);
+		if (!c->closing)
+			client_close(c, "authorization violation",
+			    PROTO_EAUTH);
+		return PROTO_ESTOP;
+	}
+	if (c->closing) {
+		json_decref(o);
+		return PROTO_ESTOP;
 	}
 	if (json_object_get(o, "account") != NULL ||
 	    json_object_get(o, "new_account") != NULL) {
@@ -348,6 +398,8 @@ op_connect(void *arg, const char *json, size_t len)
 		    c->name ? c->name : "", c->lang ? c->lang : "",
 		    c->version ? c->version : "");
 	c->connected = true;
+	if (c->auth_timer != NULL)
+		coro_timer_stop(c->auth_timer);
 	if (c->verbose)
 		client_put_ok(c);
  out:
@@ -364,6 +416,8 @@ op_pub(void *arg, const struct proto_msg *m)
 {
 	struct client *c = arg;
 
+	if (client_unauthorized(c))
+		return PROTO_ESTOP;
 	if (m->op == PROTO_OP_HPUB && !c->headers) {
 		/* nats-server closes without a word */
 		client_close(c, "HPUB without headers", PROTO_ENOHEADERS);
@@ -382,6 +436,8 @@ op_sub(void *arg, const struct proto_sub *s)
 {
 	struct client *c = arg;
 
+	if (client_unauthorized(c))
+		return PROTO_ESTOP;
 	c->in_active = true;
 	if (pubsub_sub(c, s) != 0) {
 		client_close(c, "out of memory", 0);
@@ -395,6 +451,8 @@ op_unsub(void *arg, const struct proto_sub *s)
 {
 	struct client *c = arg;
 
+	if (client_unauthorized(c))
+		return PROTO_ESTOP;
 	c->in_active = true;
 	pubsub_unsub(c, s);
 	return c->closing ? PROTO_ESTOP : 0;
@@ -405,6 +463,8 @@ op_ping(void *arg)
 {
 	struct client *c = arg;
 
+	if (client_unauthorized(c))
+		return PROTO_ESTOP;
 	c->in_active = true;
 	client_appended(c, proto_put_pong(&c->out));
 	c->pong_sent = true;
@@ -416,6 +476,8 @@ op_pong(void *arg)
 {
 	struct client *c = arg;
 
+	if (client_unauthorized(c))
+		return PROTO_ESTOP;
 	c->pings_out = 0;
 	c->rtt_known = true;
 	return 0;
@@ -440,6 +502,27 @@ client_limits(struct client *c)
 	c->parser.max_control_line = lim->max_control_line;
 	c->parser.max_payload = lim->max_payload;
 	c->out.max = lim->max_pending;
+}
+
+/* Sends c->out now, before the TLS handshake takes the socket. */
+static int
+client_send_now(struct client *c)
+{
+	ssize_t n;
+
+	while (buf_len(&c->out) > 0) {
+		n = coro_stream_send_nowait(c->s, buf_data(&c->out),
+		    buf_len(&c->out));
+		if (n == 0)
+			n = coro_stream_wait_send(c->s, coro_deadline_in(
+			    c->srv->conf->limits.write_deadline));
+		if (n < 0) {
+			client_close(c, "write error", 0);
+			return -1;
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+	return 0;
 }
 
 static const char *
@@ -467,12 +550,37 @@ client_main(void *arg)
 	ssize_t n, r;
 	size_t len;
 
+	auth_accept(c);
+	if (c->listener != NULL && c->listener->tls_ctx != NULL &&
+	    c->listener->cl->tls.first) {
+		/* TLS-first: the handshake, then INFO, encrypted */
+		if (tls_accept(c) != 0)
+			goto out;
+		tls_map_user(c);
+	}
 	client_send_info(c, false);
 	if (srv->nclients > srv->conf->limits.max_connections) {
 		/* INFO first, then the refusal, as nats-server does */
 		client_close(c, "maximum connections exceeded", PROTO_EMAXCONN);
 		goto out;
 	}
+	if (c->listener != NULL && c->listener->tls_ctx != NULL &&
+	    coro_stream_ssl(c->s) == NULL) {
+		/* INFO in plain text, then the client's ClientHello */
+		if (client_send_now(c) != 0 || tls_accept(c) != 0)
+			goto out;
+		tls_map_user(c);
+	}
+	/* the auth timer starts after TLS (nats-server#432) */
+	if (auth_client_must_connect(c)) {
+		if ((c->auth_timer = coro_timer_new(srv->loop,
+		    client_auth_tick, c)) == NULL ||
+		    coro_timer_start(c->auth_timer, auth_timeout(srv)) != 0) {
+			client_close(c, "out of memory", 0);
+			goto out;
+		}
+	} else
+		(void)auth_connect(c, NULL, NULL, NULL);
 	if (srv->conf->limits.ping_interval > 0)
 		coro_timer_start_repeat(c->ping_timer,
 		    srv->conf->limits.ping_interval);
@@ -511,8 +619,8 @@ client_main(void *arg)
 }
 
 int
-client_start(struct server *srv, coro_stream *s, const char *addr,
-    const char *ip)
+client_start(struct server *srv, struct listener *L, coro_stream *s,
+    const char *addr, const char *ip)
 {
 	struct client *c;
 
@@ -522,6 +630,7 @@ client_start(struct server *srv, coro_stream *s, const char *addr,
 	}
 	c->srv = srv;
 	c->s = s;
+	c->listener = L;
 	c->cid = ++srv->next_cid;
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	snprintf(c->ip, sizeof(c->ip), "%s", ip);

@@ -44,11 +44,21 @@ enum ctype {
 	CT_ADDRESS,	/* host:port -> char * at off, char * at off2 */
 	CT_LIST,	/* sequence of mappings: array at off, count at off2 */
 	CT_INCLUDE,	/* glob or list of globs; not stored */
+	CT_BOOL,	/* int, true or false */
+	CT_STRLIST,	/* a string or a list of strings: char ** at off,
+			   size_t count at off2 */
 };
 
 #define CK_RELOAD	0x1	/* a reload applies a new value */
 #define CK_SECRET	0x2	/* conf_dump prints it redacted */
 #define CK_EMPTY	0x4	/* CT_ADDRESS: "" unsets it (NULL, NULL) */
+#define CK_PRESENT	0x8	/* CT_SECTION: int at off is 1 when given */
+#define CK_BOOLEAN	0x10	/* CT_SECTION: may also be true or false,
+				   stored at off (with CK_PRESENT) */
+#define CK_RAW		0x40	/* taken literally: no ${NAME} ($ in crypt
+				   hashes) */
+#define CK_SHORT	0x20	/* CT_SECTION: a list or a scalar is the
+				   value of its first key */
 
 struct conf_key;
 
@@ -133,6 +143,8 @@ int	 conf_value_expand(const char *, char **, char *msg, size_t);
 void	 conf_value_free(const struct conf_key *, void *base);
 int	 conf_value_set(const struct conf_key *, void *base, const char *,
 	    const char *dir, char *msg, size_t);
+int	 conf_value_strlist_add(const struct conf_key *, void *base,
+	    const char *, char *msg, size_t);
 int	 conf_value_set_defaults(const struct conf_key *, size_t, void *base);
 bool	 conf_value_same(const struct conf_key *, const void *, const void *);
 int	 conf_value_copy(const struct conf_key *, void *dst, const void *src);

@@ -40,9 +40,12 @@
 #define CONF_KEY_MAX		64		/* longest key we look up */
 #define KEYPATH_MAX		256		/* "listeners[12].address" */
 
-static const char *const proto_names[] = { "nats", NULL };
+static const char *const proto_names[] = { "nats", "datagram", NULL };
 static const char *const log_target_names[] = {
 	"stderr", "file", "syslog", "journal", NULL
+};
+static const char *const tls_verify_names[] = {
+	"none", "optional", "required", NULL
 };
 static const char *const log_level_names[] = {
 	"error", "warning", "notice", "info", "debug", "trace", NULL
@@ -64,6 +67,24 @@ static const struct conf_key listener_keys[] = {
 	    0, 0, NULL, NULL, NULL },
 	{ "mode", "listeners[].mode", CT_MODE, 0, LF(mode), 0,
 	    0, 0777, "0660", NULL, NULL },
+	/* TLS: on when tls.cert is set; the files are re-read on reload */
+	{ "tls", "listeners[].tls", CT_SECTION, CK_RELOAD, 0, 0,
+	    0, 0, NULL, NULL, NULL },
+	{ "tls.cert", "listeners[].tls.cert", CT_PATH, CK_RELOAD,
+	    LF(tls.cert), 0, 0, 0, "", NULL, NULL },
+	{ "tls.key", "listeners[].tls.key", CT_PATH, CK_RELOAD,
+	    LF(tls.key), 0, 0, 0, "", NULL, NULL },
+	{ "tls.ca", "listeners[].tls.ca", CT_PATH, CK_RELOAD,
+	    LF(tls.ca), 0, 0, 0, "", NULL, NULL },
+	{ "tls.verify", "listeners[].tls.verify", CT_ENUM, CK_RELOAD,
+	    LF(tls.verify), 0, 0, 0, "none", tls_verify_names, NULL },
+	{ "tls.map", "listeners[].tls.map", CT_BOOL, CK_RELOAD,
+	    LF(tls.map), 0, 0, 0, "false", NULL, NULL },
+	{ "tls.handshake_timeout", "listeners[].tls.handshake_timeout",
+	    CT_DURATION, CK_RELOAD, LF(tls.handshake_timeout), 0,
+	    100, 10 * MIN, "2s", NULL, NULL },
+	{ "tls.first", "listeners[].tls.first", CT_BOOL, 0,
+	    LF(tls.first), 0, 0, 0, "false", NULL, NULL },
 };
 
 static int	listener_init(void *, const char *, int, int);
@@ -77,6 +98,80 @@ static const struct conf_list listener_list = {
 	listener_keys, nitems(listener_keys), sizeof(struct conf_listener),
 	listener_init, listener_check, listener_copy, listener_free,
 	listener_skip
+};
+
+/* Permission keys under prefix pfx, fields at base + offsetof(perms). */
+#define PF(f)	offsetof(struct conf_perms, f)
+#define PERM_KEYS(pfx, base)						\
+	{ pfx "publish", NULL, CT_SECTION, CK_RELOAD | CK_SHORT, 0, 0,	\
+	    0, 0, NULL, NULL, NULL },					\
+	{ pfx "publish.allow", NULL, CT_STRLIST, CK_RELOAD,		\
+	    (base) + PF(pub_allow), (base) + PF(npub_allow), 0, 0, NULL,	\
+	    NULL, NULL },						\
+	{ pfx "publish.deny", NULL, CT_STRLIST, CK_RELOAD,		\
+	    (base) + PF(pub_deny), (base) + PF(npub_deny), 0, 0, NULL,	\
+	    NULL, NULL },						\
+	{ pfx "subscribe", NULL, CT_SECTION, CK_RELOAD | CK_SHORT, 0, 0,	\
+	    0, 0, NULL, NULL, NULL },					\
+	{ pfx "subscribe.allow", NULL, CT_STRLIST, CK_RELOAD,		\
+	    (base) + PF(sub_allow), (base) + PF(nsub_allow), 0, 0, NULL,	\
+	    NULL, NULL },						\
+	{ pfx "subscribe.deny", NULL, CT_STRLIST, CK_RELOAD,		\
+	    (base) + PF(sub_deny), (base) + PF(nsub_deny), 0, 0, NULL,	\
+	    NULL, NULL },						\
+	{ pfx "allow_responses", NULL, CT_SECTION,			\
+	    CK_RELOAD | CK_PRESENT | CK_BOOLEAN, (base) + PF(responses), 0,	\
+	    0, 0, NULL, NULL, NULL },					\
+	{ pfx "allow_responses.max", NULL, CT_COUNT, CK_RELOAD,		\
+	    (base) + PF(responses_max), 0, 1, 1000000, "1", NULL, NULL },	\
+	{ pfx "allow_responses.expires", NULL, CT_DURATION, CK_RELOAD,	\
+	    (base) + PF(responses_expires), 0, 0, 24 * HOUR, "2m", NULL,	\
+	    NULL }
+
+#define UF(f)	offsetof(struct conf_user, f)
+
+static const struct conf_key user_keys[] = {
+	{ "user", NULL, CT_STRING, CK_RELOAD, UF(user), 0, 0, 0, "", NULL,
+	    NULL },
+	{ "password", NULL, CT_STRING, CK_RELOAD | CK_SECRET | CK_RAW,
+	    UF(password), 0, 0, 0, "", NULL, NULL },
+	{ "permissions", NULL, CT_SECTION, CK_RELOAD | CK_PRESENT,
+	    UF(has_perms), 0, 0, 0, NULL, NULL, NULL },
+	PERM_KEYS("permissions.", UF(perms)),
+};
+
+static int	user_init(void *, const char *, int, int);
+static int	user_check(void *, const bool *, const char **, char *,
+		    size_t);
+static int	user_copy(void *, const void *);
+static void	user_free(void *);
+static bool	user_skip(const void *, const struct conf_key *);
+
+static const struct conf_list user_list = {
+	user_keys, nitems(user_keys), sizeof(struct conf_user),
+	user_init, user_check, user_copy, user_free, user_skip
+};
+
+#define XF(f)	offsetof(struct conf_unix_user, f)
+
+static const struct conf_key unix_user_keys[] = {
+	{ "uid", NULL, CT_COUNT, CK_RELOAD, XF(uid), 0, 0, 4294967294LL,
+	    "0", NULL, NULL },
+	{ "user", NULL, CT_STRING, CK_RELOAD, XF(user), 0, 0, 0, "", NULL,
+	    NULL },
+};
+
+static int	unix_user_init(void *, const char *, int, int);
+static int	unix_user_check(void *, const bool *, const char **, char *,
+		    size_t);
+static int	unix_user_copy(void *, const void *);
+static void	unix_user_free(void *);
+static bool	unix_user_skip(const void *, const struct conf_key *);
+
+static const struct conf_list unix_user_list = {
+	unix_user_keys, nitems(unix_user_keys), sizeof(struct conf_unix_user),
+	unix_user_init, unix_user_check, unix_user_copy, unix_user_free,
+	unix_user_skip
 };
 
 /* name, type, flags, field, min, max, default */
@@ -123,6 +218,38 @@ static const struct conf_key conf_keys[] = {
 	    ""),
 	KEY("monitoring.password", CT_STRING, CK_RELOAD | CK_SECRET,
 	    monitoring.password, 0, 0, ""),
+	SECTION("datagram"),
+	KEY("datagram.lease", CT_DURATION, CK_RELOAD, datagram.lease,
+	    1 * SEC, 1 * HOUR, "30s"),
+	KEY("datagram.max_datagram", CT_SIZE, CK_RELOAD,
+	    datagram.max_datagram, 64, 65507, "1400"),
+	KEY("datagram.max_leases", CT_COUNT, CK_RELOAD, datagram.max_leases,
+	    1, 1000000, "4096"),
+	KEY("datagram.leases_per_source", CT_COUNT, CK_RELOAD,
+	    datagram.leases_per_source, 1, 65536, "16"),
+	KEY("datagram.subs_per_lease", CT_COUNT, CK_RELOAD,
+	    datagram.subs_per_lease, 1, 1024, "16"),
+	KEY("datagram.rate", CT_COUNT, CK_RELOAD, datagram.rate, 1,
+	    10000000, "1000"),
+	KEY("datagram.burst", CT_COUNT, CK_RELOAD, datagram.burst, 1,
+	    10000000, "2000"),
+	SECTION("auth"),
+	{ "auth.users", NULL, CT_LIST, CK_RELOAD, CF(auth.users),
+	    CF(auth.nusers), 0, 0, NULL, NULL, &user_list },
+	KEY("auth.token", CT_STRING, CK_RELOAD | CK_SECRET | CK_RAW,
+	    auth.token, 0, 0, ""),
+	KEY("auth.token_file", CT_PATH, CK_RELOAD, auth.token_file, 0, 0,
+	    ""),
+	KEY("auth.password_file", CT_PATH, CK_RELOAD, auth.password_file, 0,
+	    0, ""),
+	KEY("auth.no_auth_user", CT_STRING, CK_RELOAD, auth.no_auth_user, 0,
+	    0, ""),
+	SECTION("auth.default_permissions"),
+	PERM_KEYS("auth.default_permissions.", CF(auth.default_perms)),
+	{ "auth.unix_users", NULL, CT_LIST, CK_RELOAD, CF(auth.unix_users),
+	    CF(auth.nunix_users), 0, 0, NULL, NULL, &unix_user_list },
+	KEY("auth.timeout", CT_DURATION, CK_RELOAD, auth.timeout, 0,
+	    10 * MIN, "0s"),
 	SECTION("log"),
 	ENUM("log.target", CK_RELOAD, log.target, log_target_names,
 	    "stderr"),
@@ -304,6 +431,40 @@ listener_init(void *item, const char *file, int line, int col)
 	    item) == 0 ? 0 : -1;
 }
 
+/* tls: cert and key go together; verify needs a ca, map a verify. */
+static int
+listener_check_tls(const struct conf_listener *li, const char **subkey,
+    char *msg, size_t len)
+{
+	const struct conf_tls *t = &li->tls;
+	bool cert = t->cert != NULL && t->cert[0] != '\0';
+	bool key = t->key != NULL && t->key[0] != '\0';
+	bool ca = t->ca != NULL && t->ca[0] != '\0';
+
+	if (cert != key) {
+		*subkey = cert ? "tls.key" : "tls.cert";
+		snprintf(msg, len, "tls.cert and tls.key go together");
+		return -EINVAL;
+	}
+	if (!cert && (ca || t->verify != CONF_TLS_VERIFY_NONE || t->map ||
+	    t->first)) {
+		*subkey = "tls.cert";
+		snprintf(msg, len, "required by the other tls keys");
+		return -EINVAL;
+	}
+	if (t->verify != CONF_TLS_VERIFY_NONE && !ca) {
+		*subkey = "tls.ca";
+		snprintf(msg, len, "required when tls.verify is not none");
+		return -EINVAL;
+	}
+	if (t->map && t->verify == CONF_TLS_VERIFY_NONE) {
+		*subkey = "tls.map";
+		snprintf(msg, len, "needs tls.verify optional or required");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 listener_check(void *item, const bool *seen, const char **subkey,
     char *msg, size_t len)
@@ -334,12 +495,23 @@ listener_check(void *item, const bool *seen, const char **subkey,
 		    sizeof(sun.sun_path) - 1);
 		return -EINVAL;
 	}
+	if (li->proto == CONF_PROTO_DATAGRAM && li->unix_path != NULL) {
+		*subkey = "unix";
+		snprintf(msg, len, "a datagram listener needs an address");
+		return -EINVAL;
+	}
+	if (li->proto == CONF_PROTO_DATAGRAM && li->tls.cert != NULL &&
+	    li->tls.cert[0] != '\0') {
+		*subkey = "tls";
+		snprintf(msg, len, "a datagram listener has no TLS");
+		return -EINVAL;
+	}
 	if (seen != NULL && seen[LK_MODE] && li->unix_path == NULL) {
 		*subkey = "mode";
 		snprintf(msg, len, "only a unix listener has a mode");
 		return -EINVAL;
 	}
-	return 0;
+	return listener_check_tls(li, subkey, msg, len);
 }
 
 static int
@@ -365,9 +537,132 @@ listener_skip(const void *item, const struct conf_key *k)
 
 	if (k->off == LF(mode))
 		return li->unix_path == NULL;
+	if (strncmp(k->path, "tls", 3) == 0)
+		return li->tls.cert == NULL || li->tls.cert[0] == '\0';
 	if (k->type == CT_ADDRESS)
 		return li->host == NULL;
 	return k->type == CT_PATH && li->unix_path == NULL;
+}
+
+/*
+ * Users and Unix users.
+ */
+
+static int
+user_init(void *item, const char *file, int line, int col)
+{
+	struct conf_user *u = item;
+
+	u->line = line;
+	u->col = col;
+	if (file != NULL && (u->file = strdup(file)) == NULL)
+		return -1;
+	return conf_value_set_defaults(user_keys, nitems(user_keys),
+	    item) == 0 ? 0 : -1;
+}
+
+static int
+user_check(void *item, const bool *seen, const char **subkey, char *msg,
+    size_t len)
+{
+	struct conf_user *u = item;
+
+	(void)seen;
+	*subkey = NULL;
+	if (u->user == NULL || u->user[0] == '\0') {
+		snprintf(msg, len, "needs a user name");
+		return -EINVAL;
+	}
+	if (strchr(u->user, ':') != NULL) {
+		*subkey = "user";
+		snprintf(msg, len, "a user name cannot contain ':'");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+user_copy(void *dst, const void *src)
+{
+	return conf_value_dup_str(&((struct conf_user *)dst)->file,
+	    ((const struct conf_user *)src)->file);
+}
+
+static void
+user_free(void *item)
+{
+	struct conf_user *u = item;
+
+	free(u->file);
+	u->file = NULL;
+}
+
+static bool
+user_skip(const void *item, const struct conf_key *k)
+{
+	const struct conf_user *u = item;
+
+	if (strncmp(k->path, "permissions", 11) != 0)
+		return false;
+	if (!u->has_perms)
+		return true;
+	return strncmp(k->path, "permissions.allow_responses.", 28) == 0 &&
+	    !u->perms.responses;
+}
+
+static int
+unix_user_init(void *item, const char *file, int line, int col)
+{
+	struct conf_unix_user *x = item;
+
+	x->line = line;
+	x->col = col;
+	if (file != NULL && (x->file = strdup(file)) == NULL)
+		return -1;
+	return conf_value_set_defaults(unix_user_keys,
+	    nitems(unix_user_keys), item) == 0 ? 0 : -1;
+}
+
+static int
+unix_user_check(void *item, const bool *seen, const char **subkey,
+    char *msg, size_t len)
+{
+	struct conf_unix_user *x = item;
+
+	*subkey = NULL;
+	if (seen != NULL && !seen[0]) {
+		snprintf(msg, len, "needs a uid");
+		return -EINVAL;
+	}
+	if (x->user == NULL || x->user[0] == '\0') {
+		snprintf(msg, len, "needs a user name");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+unix_user_copy(void *dst, const void *src)
+{
+	return conf_value_dup_str(&((struct conf_unix_user *)dst)->file,
+	    ((const struct conf_unix_user *)src)->file);
+}
+
+static void
+unix_user_free(void *item)
+{
+	struct conf_unix_user *x = item;
+
+	free(x->file);
+	x->file = NULL;
+}
+
+static bool
+unix_user_skip(const void *item, const struct conf_key *k)
+{
+	(void)item;
+	(void)k;
+	return false;
 }
 
 /*
@@ -484,6 +779,10 @@ type_desc(const struct conf_key *k)
 		return "an octal mode (e.g. \"0660\")";
 	case CT_ADDRESS:
 		return "an address (host:port)";
+	case CT_BOOL:
+		return "true or false";
+	case CT_STRLIST:
+		return "a string or a list of strings";
 	default:
 		return "a scalar";
 	}
@@ -511,6 +810,8 @@ scalar_text(struct yfile *y, const char *dpath)
 
 static int	parse_mapping(struct yfile *, const struct conf_key *, size_t,
 		    const char *, const char *, void *, struct seen *);
+static int	parse_value(struct yfile *, const struct conf_key *, size_t,
+		    const struct conf_key *, const char *, void *);
 
 static int
 parse_scalar(struct yfile *y, const struct conf_key *k, const char *dpath,
@@ -529,7 +830,10 @@ parse_scalar(struct yfile *y, const struct conf_key *k, const char *dpath,
 		raw = "";
 	} else if ((raw = scalar_text(y, dpath)) == NULL)
 		return -1;
-	if ((r = conf_value_expand(raw, &v, msg, sizeof(msg))) != 0)
+	if (k->flags & CK_RAW) {
+		if ((v = strdup(raw)) == NULL)
+			return conf__oom(y->ld);
+	} else if ((r = conf_value_expand(raw, &v, msg, sizeof(msg))) != 0)
 		return r == -ENOMEM ? conf__oom(y->ld) :
 		    yerr(y, &y->ev.start_mark, dpath, "%s", msg);
 	r = conf_value_set(k, base, v, y->dir, msg, sizeof(msg));
@@ -666,6 +970,64 @@ parse_list(struct yfile *y, const struct conf_key *k, const char *dpath,
 	return 0;
 }
 
+/* A string or a sequence of strings, replacing what was there. */
+static int
+parse_strlist(struct yfile *y, const struct conf_key *k, const char *dpath,
+    void *base)
+{
+	char msg[256], *v;
+	const char *raw;
+	int r;
+
+	conf_value_free(k, base);
+	if (ev_is_null(&y->ev))
+		return 0;
+	if (y->ev.type != YAML_SEQUENCE_START_EVENT)
+		return parse_scalar(y, k, dpath, base);
+	for (;;) {
+		if (ynext(y, dpath) == -1)
+			return -1;
+		if (y->ev.type == YAML_SEQUENCE_END_EVENT)
+			return 0;
+		if (y->ev.type != YAML_SCALAR_EVENT || ev_is_null(&y->ev))
+			return yerr(y, &y->ev.start_mark, dpath, "expected a "
+			    "string, found %s", ev_kind(&y->ev));
+		if ((raw = scalar_text(y, dpath)) == NULL)
+			return -1;
+		if ((r = conf_value_expand(raw, &v, msg, sizeof(msg))) != 0)
+			return r == -ENOMEM ? conf__oom(y->ld) :
+			    yerr(y, &y->ev.start_mark, dpath, "%s", msg);
+		r = conf_value_strlist_add(k, base, v, msg, sizeof(msg));
+		free(v);
+		if (r == -ENOMEM)
+			return conf__oom(y->ld);
+		if (r != 0)
+			return yerr(y, &y->ev.start_mark, dpath, "%s", msg);
+	}
+}
+
+/* A section given as a scalar or a list: CK_BOOLEAN takes true or false,
+ * CK_SHORT hands the value to the section's first key. */
+static int
+parse_section_short(struct yfile *y, const struct conf_key *keys,
+    size_t nkeys, const struct conf_key *k, const char *dpath, void *base)
+{
+	struct conf_key bk;
+	char sub[KEYPATH_MAX];
+
+	if (k->flags & CK_BOOLEAN) {
+		bk = *k;
+		bk.type = CT_BOOL;
+		return parse_scalar(y, &bk, dpath, base);
+	}
+	if ((k->flags & CK_SHORT) && k + 1 < keys + nkeys) {
+		kfmt(sub, sizeof(sub), "%s.%s", dpath, strrchr(k[1].path, '.') +
+		    1);
+		return parse_value(y, keys, nkeys, k + 1, sub, base);
+	}
+	return type_error(y, k, dpath);
+}
+
 static const struct conf_key *
 key_find(const struct conf_key *keys, size_t n, const char *path)
 {
@@ -688,13 +1050,18 @@ parse_value(struct yfile *y, const struct conf_key *keys, size_t nkeys,
 		if (ev_is_null(&y->ev))
 			return 0;
 		if (y->ev.type != YAML_MAPPING_START_EVENT)
-			return type_error(y, k, dpath);
+			return parse_section_short(y, keys, nkeys, k, dpath,
+			    base);
+		if (k->flags & CK_PRESENT)
+			*FIELD(base, k->off, int) = 1;
 		kfmt(prefix, sizeof(prefix), "%s.", k->path);
 		kfmt(dprefix, sizeof(dprefix), "%s.", dpath);
 		return parse_mapping(y, keys, nkeys, prefix, dprefix, base,
 		    NULL);
 	case CT_LIST:
 		return parse_list(y, k, dpath, base);
+	case CT_STRLIST:
+		return parse_strlist(y, k, dpath, base);
 	case CT_INCLUDE:
 		return parse_include(y, dpath);
 	default:
@@ -1026,7 +1393,10 @@ check_listeners(const struct conf *c, struct conf_error *err)
 		b = &c->listeners[j];
 		for (i = 0; i < j; i++) {
 			a = &c->listeners[i];
-			if (a->unix_path != NULL && b->unix_path != NULL)
+			if ((a->proto == CONF_PROTO_DATAGRAM) !=
+			    (b->proto == CONF_PROTO_DATAGRAM))
+				clash = false;	/* UDP and TCP ports */
+			else if (a->unix_path != NULL && b->unix_path != NULL)
 				clash = strcmp(a->unix_path, b->unix_path) == 0;
 			else if (a->port != NULL && b->port != NULL)
 				clash = strcmp(a->port, "0") != 0 &&
@@ -1070,7 +1440,8 @@ check_monitoring(const struct conf *c, const struct mark *set,
 		return 0;
 	for (i = 0; i < c->nlisteners; i++) {
 		li = &c->listeners[i];
-		if (li->port != NULL && strcmp(li->port, m->port) == 0 &&
+		if (li->proto != CONF_PROTO_DATAGRAM && li->port != NULL &&
+		    strcmp(li->port, m->port) == 0 &&
 		    conf_value_hosts_clash(li->host, m->host))
 			return check_err(err, set, "monitoring.address", NULL,
 			    "same address as listeners[%zu]", i);
@@ -1106,6 +1477,10 @@ check_conf(const struct conf *c, const struct mark *set,
 		    "required when log.target is file");
 	if (check_listeners(c, err) == -1)
 		return -1;
+	if (c->auth.token != NULL && c->auth.token[0] != '\0' &&
+	    c->auth.token_file != NULL && c->auth.token_file[0] != '\0')
+		return check_err(err, set, "auth.token_file", "auth.token",
+		    "auth.token and auth.token_file exclude each other");
 	return check_monitoring(c, set, err);
 }
 
@@ -1169,7 +1544,8 @@ conf_diff_restart(const struct conf *old, const struct conf *new,
 			ia = *CFIELD(old, k->off, char *) + j * l->item_size;
 			ib = *CFIELD(new, k->off, char *) + j * l->item_size;
 			for (sk = l->keys; sk < l->keys + l->nkeys; sk++)
-				if (!conf_value_same(sk, ia, ib) &&
+				if (!(sk->flags & CK_RELOAD) &&
+				    !conf_value_same(sk, ia, ib) &&
 				    push_key(keys, n, "%s[%zu].%s", k->path,
 				    j, sk->path) == -1)
 					goto fail;
@@ -1189,20 +1565,60 @@ conf_keys_free(char **keys, size_t n)
 	free_strs(keys, n);
 }
 
+/* A list whose items have reloadable keys (listeners[].tls) and as many
+ * items in both: the items keep their restart-only keys one by one. */
+static bool
+list_per_item(const struct conf_key *k, const struct conf *new,
+    const struct conf *old)
+{
+	const struct conf_key *sk;
+
+	if (k->type != CT_LIST || *CFIELD(new, k->off2, size_t) !=
+	    *CFIELD(old, k->off2, size_t))
+		return false;
+	for (sk = k->list->keys; sk < k->list->keys + k->list->nkeys; sk++)
+		if (sk->flags & CK_RELOAD)
+			return true;
+	return false;
+}
+
 int
 conf_keep_restart(struct conf *new, const struct conf *old)
 {
+	const struct conf_key *k, *sk;
+	const struct conf_list *l;
 	struct conf tmp;
-	size_t i;
+	size_t i, j, n;
+	char *ni;
+	const char *oi;
 
 	/* Copy into a scratch struct first, so failure leaves new alone. */
 	memset(&tmp, 0, sizeof(tmp));
 	for (i = 0; i < NKEYS; i++)
 		if (!(conf_keys[i].flags & CK_RELOAD) &&
+		    !list_per_item(&conf_keys[i], new, old) &&
 		    conf_value_copy(&conf_keys[i], &tmp, old) == -1)
 			goto fail;
+	/* per item: only scalars and strings, copied in place (a failure
+	 * leaves new half done, and the caller drops it) */
+	for (i = 0; i < NKEYS; i++) {
+		k = &conf_keys[i];
+		if ((k->flags & CK_RELOAD) || !list_per_item(k, new, old))
+			continue;
+		l = k->list;
+		n = *CFIELD(old, k->off2, size_t);
+		for (j = 0; j < n; j++) {
+			ni = *FIELD(new, k->off, char *) + j * l->item_size;
+			oi = *CFIELD(old, k->off, char *) + j * l->item_size;
+			for (sk = l->keys; sk < l->keys + l->nkeys; sk++)
+				if (!(sk->flags & CK_RELOAD) &&
+				    conf_value_copy(sk, ni, oi) == -1)
+					goto fail;
+		}
+	}
 	for (i = 0; i < NKEYS; i++)
-		if (!(conf_keys[i].flags & CK_RELOAD))
+		if (!(conf_keys[i].flags & CK_RELOAD) &&
+		    !list_per_item(&conf_keys[i], new, old))
 			conf_value_move(&conf_keys[i], new, &tmp);
 	return 0;
  fail:
@@ -1233,44 +1649,86 @@ indent_of(const char *path)
 	return 2 * n;
 }
 
+/* A section switched off (allow_responses: false): its keys are left
+ * out.  Returns true when k is one. */
+static bool
+dump_off_section(FILE *fp, const struct conf_key *k, const void *base,
+    int indent, const char *lead)
+{
+	if (k->type != CT_SECTION || !(k->flags & CK_BOOLEAN) ||
+	    *CFIELD(base, k->off, int))
+		return false;
+	fprintf(fp, "%*s%s%s: false\n", indent, "", lead, leaf(k->path));
+	return true;
+}
+
+static bool
+under(const struct conf_key *k, const struct conf_key *sec)
+{
+	size_t n = strlen(sec->path);
+
+	return strncmp(k->path, sec->path, n) == 0 && k->path[n] == '.';
+}
+
+static void
+dump_item(FILE *fp, const struct conf_key *lk, const char *item)
+{
+	const struct conf_list *l = lk->list;
+	const struct conf_key *sk, *off = NULL;
+	const char *lead = "- ";
+	int indent;
+
+	for (sk = l->keys; sk < l->keys + l->nkeys; sk++) {
+		if (l->item_skip(item, sk) || (off != NULL && under(sk, off)))
+			continue;
+		indent = indent_of(lk->path) + 2 + (lead[0] == '-' ? 0 : 2) +
+		    indent_of(sk->path);
+		if (dump_off_section(fp, sk, item, indent, lead)) {
+			off = sk;
+		} else if (sk->type == CT_SECTION) {
+			fprintf(fp, "%*s%s%s:\n", indent, "", lead,
+			    leaf(sk->path));
+		} else {
+			fprintf(fp, "%*s%s%s: ", indent, "", lead,
+			    leaf(sk->path));
+			conf_value_dump(fp, sk, item);
+			fputc('\n', fp);
+		}
+		lead = "";
+	}
+}
+
 int
 conf_dump(const struct conf *c, FILE *fp)
 {
-	const struct conf_key *k, *sk;
+	const struct conf_key *k, *off = NULL;
 	const struct conf_list *l;
-	const char *item;
-	size_t i, j, n;
-	bool first;
+	size_t i, n;
 
 	for (k = conf_keys; k < conf_keys + NKEYS; k++) {
+		if (off != NULL && under(k, off))
+			continue;
 		switch (k->type) {
 		case CT_INCLUDE:
 			break;
 		case CT_SECTION:
+			if (dump_off_section(fp, k, c, indent_of(k->path),
+			    "")) {
+				off = k;
+				break;
+			}
 			fprintf(fp, "%*s%s:\n", indent_of(k->path), "",
 			    leaf(k->path));
 			break;
 		case CT_LIST:
 			l = k->list;
 			n = *CFIELD(c, k->off2, size_t);
-			fprintf(fp, "%*s%s:%s\n", indent_of(k->path), "",
-			    leaf(k->path), n == 0 ? " []" : "");
-			for (i = 0; i < n; i++) {
-				item = *CFIELD(c, k->off, char *) +
-				    i * l->item_size;
-				first = true;
-				for (j = 0; j < l->nkeys; j++) {
-					sk = &l->keys[j];
-					if (l->item_skip(item, sk))
-						continue;
-					fprintf(fp, "%*s%s%s: ",
-					    indent_of(k->path) + 2, "",
-					    first ? "- " : "  ", sk->path);
-					conf_value_dump(fp, sk, item);
-					fputc('\n', fp);
-					first = false;
-				}
-			}
+			/* an empty list reads back as a missing one */
+			fprintf(fp, "%*s%s:\n", indent_of(k->path), "",
+			    leaf(k->path));
+			for (i = 0; i < n; i++)
+				dump_item(fp, k, *CFIELD(c, k->off, char *) +
+				    i * l->item_size);
 			break;
 		default:
 			fprintf(fp, "%*s%s: ", indent_of(k->path), "",

@@ -21,6 +21,7 @@
 
 enum conf_proto {
 	CONF_PROTO_NATS = 0,		/* NATS client protocol, TCP or Unix */
+	CONF_PROTO_DATAGRAM,		/* NATS frames in UDP datagrams */
 };
 
 enum conf_log_target {
@@ -40,6 +41,25 @@ enum conf_log_level {
 	CONF_LOG_TRACE,
 };
 
+enum conf_tls_verify {
+	CONF_TLS_VERIFY_NONE = 0,	/* no client certificate asked */
+	CONF_TLS_VERIFY_OPTIONAL,	/* asked, checked when sent */
+	CONF_TLS_VERIFY_REQUIRED,	/* asked, required, checked */
+};
+
+/* A listener's TLS; on when cert is not "".  Paths are absolute once
+ * loaded.  Reload: the files are re-read and every field applies to new
+ * connections. */
+struct conf_tls {
+	char		*cert;		/* certificate chain (PEM) */
+	char		*key;		/* its private key (PEM) */
+	char		*ca;		/* CAs for client certificates */
+	int		 verify;	/* enum conf_tls_verify */
+	int		 map;		/* bool: certificate -> user */
+	int64_t		 handshake_timeout;	/* ms */
+	int		 first;		/* bool: handshake before INFO */
+};
+
 /*
  * One listener.  Exactly one of (host, port) and unix_path is set.
  * host is "" for ":port" (every address: getaddrinfo(NULL, port,
@@ -52,6 +72,7 @@ struct conf_listener {
 	char		*port;		/* NULL for a Unix listener */
 	char		*unix_path;	/* NULL for a TCP listener */
 	unsigned int	 mode;		/* Unix socket mode, default 0660 */
+	struct conf_tls	 tls;
 	char		*file;		/* its file, NULL if built in */
 	int		 line, col;	/* 1-based; 0 if built in */
 };
@@ -77,6 +98,61 @@ struct conf_monitoring {
 	char		*password;
 };
 
+/* The datagram (UDP) transport: leases and limits shared by every
+ * datagram listener. */
+struct conf_datagram {
+	int64_t		 lease;			/* ms a lease lives unrefreshed */
+	uint64_t	 max_datagram;		/* largest MSG datagram sent */
+	unsigned int	 max_leases;		/* in all */
+	unsigned int	 leases_per_source;	/* per source IP address */
+	unsigned int	 subs_per_lease;
+	unsigned int	 rate;			/* datagrams/s per source IP */
+	unsigned int	 burst;			/* token bucket size */
+};
+
+/* Publish and subscribe permissions as written (perm.c compiles them).
+ * An entry is a subject pattern; a subscribe entry may add " queue". */
+struct conf_perms {
+	char		**pub_allow, **pub_deny, **sub_allow, **sub_deny;
+	size_t		 npub_allow, npub_deny, nsub_allow, nsub_deny;
+	int		 responses;	/* bool: allow_responses */
+	unsigned int	 responses_max;
+	int64_t		 responses_expires;	/* ms */
+};
+
+struct conf_user {
+	char		*user;
+	char		*password;	/* crypt(5) hash or plain text */
+	int		 has_perms;	/* bool: permissions given */
+	struct conf_perms perms;
+	char		*file;		/* where it was written */
+	int		 line, col;
+};
+
+/* A Unix-socket peer's uid mapped to a user (SO_PEERCRED). */
+struct conf_unix_user {
+	unsigned int	 uid;
+	char		*user;
+	char		*file;
+	int		 line, col;
+};
+
+/* Authentication: users (here and in password_file), a token, Unix
+ * peers by uid, TLS certificates (a listener's tls.map).  Off when none
+ * is configured. */
+struct conf_auth {
+	struct conf_user	*users;
+	size_t			 nusers;
+	char			*token;		/* "" none; hash or plain */
+	char			*token_file;	/* "" none */
+	char			*password_file;	/* "" none */
+	char			*no_auth_user;	/* "" none */
+	struct conf_perms	 default_perms;
+	struct conf_unix_user	*unix_users;
+	size_t			 nunix_users;
+	int64_t			 timeout;	/* ms; 0: limits.auth_timeout */
+};
+
 struct conf_log {
 	enum conf_log_target	 target;
 	enum conf_log_level	 level;
@@ -92,6 +168,8 @@ struct conf {
 	int64_t			 lame_duck_duration;	/* ms, >= 30 s */
 	int64_t			 lame_duck_grace_period; /* ms, < duration */
 	struct conf_monitoring	 monitoring;
+	struct conf_datagram	 datagram;
+	struct conf_auth	 auth;
 	struct conf_log		 log;
 };
 

@@ -476,7 +476,7 @@ conf_value_free(const struct conf_key *k, void *base)
 {
 	const struct conf_list *l = k->list;
 	size_t i, j, n;
-	char *items;
+	char *items, **strs;
 
 	switch (k->type) {
 	case CT_STRING:
@@ -489,6 +489,15 @@ conf_value_free(const struct conf_key *k, void *base)
 		free(*FIELD(base, k->off2, char *));
 		*FIELD(base, k->off, char *) = NULL;
 		*FIELD(base, k->off2, char *) = NULL;
+		break;
+	case CT_STRLIST:
+		strs = *FIELD(base, k->off, char **);
+		n = *FIELD(base, k->off2, size_t);
+		for (i = 0; i < n; i++)
+			free(strs[i]);
+		free(strs);
+		*FIELD(base, k->off, char **) = NULL;
+		*FIELD(base, k->off2, size_t) = 0;
 		break;
 	case CT_LIST:
 		items = *FIELD(base, k->off, char *);
@@ -578,6 +587,23 @@ conf_value_set(const struct conf_key *k, void *base, const char *s,
 			return r;
 		*FIELD(base, k->off, unsigned int) = m;
 		return 0;
+	case CT_BOOL:
+		if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0)
+			*FIELD(base, k->off, int) = 1;
+		else if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0)
+			*FIELD(base, k->off, int) = 0;
+		else {
+			snprintf(msg, len, "'%.64s' is not true or false", s);
+			return -EINVAL;
+		}
+		return 0;
+	case CT_STRLIST:
+		if (*s == '\0') {
+			snprintf(msg, len, "empty string");
+			return -EINVAL;
+		}
+		conf_value_free(k, base);
+		return conf_value_strlist_add(k, base, s, msg, len);
 	case CT_ADDRESS:
 		if (*s == '\0' && (k->flags & CK_EMPTY)) {
 			conf_value_free(k, base);
@@ -593,6 +619,29 @@ conf_value_set(const struct conf_key *k, void *base, const char *s,
 		snprintf(msg, len, "cannot be set to a single value");
 		return -EINVAL;
 	}
+}
+
+/* Appends s to a CT_STRLIST.  0, or -EINVAL / -ENOMEM with msg set. */
+int
+conf_value_strlist_add(const struct conf_key *k, void *base, const char *s,
+    char *msg, size_t len)
+{
+	char ***vp = FIELD(base, k->off, char **), **nv, *str;
+	size_t *np = FIELD(base, k->off2, size_t);
+
+	if (*s == '\0') {
+		snprintf(msg, len, "empty string in the list");
+		return -EINVAL;
+	}
+	if ((str = strdup(s)) == NULL ||
+	    (nv = realloc(*vp, (*np + 1) * sizeof(*nv))) == NULL) {
+		free(str);
+		snprintf(msg, len, "out of memory");
+		return -ENOMEM;
+	}
+	nv[(*np)++] = str;
+	*vp = nv;
+	return 0;
 }
 
 /* Sets every key of a table that has a default.  0 or -ENOMEM. */
@@ -621,6 +670,19 @@ same_str(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+static bool
+same_strlist(const char **a, size_t na, const char **b, size_t nb)
+{
+	size_t i;
+
+	if (na != nb)
+		return false;
+	for (i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
 bool
 conf_value_same(const struct conf_key *k, const void *a, const void *b)
 {
@@ -645,7 +707,17 @@ conf_value_same(const struct conf_key *k, const void *a, const void *b)
 		return *CFIELD(a, k->off, int64_t) ==
 		    *CFIELD(b, k->off, int64_t);
 	case CT_ENUM:
+	case CT_BOOL:
 		return *CFIELD(a, k->off, int) == *CFIELD(b, k->off, int);
+	case CT_STRLIST:
+		return same_strlist(*CFIELD(a, k->off, char **),
+		    *CFIELD(a, k->off2, size_t), *CFIELD(b, k->off, char **),
+		    *CFIELD(b, k->off2, size_t));
+	case CT_SECTION:
+		if (k->flags & CK_PRESENT)
+			return *CFIELD(a, k->off, int) ==
+			    *CFIELD(b, k->off, int);
+		return true;
 	default:
 		return true;
 	}
@@ -666,11 +738,17 @@ copy_item(const struct conf_list *l, void *dst, const void *src)
 			*FIELD(dst, k->off, char *) = NULL;
 		if (k->type == CT_ADDRESS)
 			*FIELD(dst, k->off2, char *) = NULL;
+		if (k->type == CT_STRLIST) {
+			*FIELD(dst, k->off, char **) = NULL;
+			*FIELD(dst, k->off2, size_t) = 0;
+		}
 	}
 	if (l->item_copy(dst, src) == -1)
 		goto fail;
 	for (j = 0; j < l->nkeys; j++) {
 		k = &l->keys[j];
+		if (k->type == CT_STRLIST && conf_value_copy(k, dst, src) == -1)
+			goto fail;
 		if (k->type != CT_STRING && k->type != CT_PATH &&
 		    k->type != CT_ADDRESS)
 			continue;
@@ -695,7 +773,7 @@ int
 conf_value_copy(const struct conf_key *k, void *dst, const void *src)
 {
 	const struct conf_list *l = k->list;
-	char *items, *s1 = NULL, *s2 = NULL;
+	char *items, *s1 = NULL, *s2 = NULL, **strs;
 	const char *sitems;
 	size_t i, j, n;
 
@@ -749,7 +827,30 @@ conf_value_copy(const struct conf_key *k, void *dst, const void *src)
 		*FIELD(dst, k->off, int64_t) = *CFIELD(src, k->off, int64_t);
 		return 0;
 	case CT_ENUM:
+	case CT_BOOL:
 		*FIELD(dst, k->off, int) = *CFIELD(src, k->off, int);
+		return 0;
+	case CT_STRLIST:
+		n = *CFIELD(src, k->off2, size_t);
+		if ((strs = calloc(n ? n : 1, sizeof(*strs))) == NULL)
+			return -1;
+		for (i = 0; i < n; i++)
+			if ((strs[i] = strdup((*CFIELD(src, k->off,
+			    char **))[i])) == NULL) {
+				while (i-- > 0)
+					free(strs[i]);
+				free(strs);
+				return -1;
+			}
+		conf_value_free(k, dst);
+		*FIELD(dst, k->off, char **) = n ? strs : NULL;
+		*FIELD(dst, k->off2, size_t) = n;
+		if (n == 0)
+			free(strs);
+		return 0;
+	case CT_SECTION:
+		if (k->flags & CK_PRESENT)
+			*FIELD(dst, k->off, int) = *CFIELD(src, k->off, int);
 		return 0;
 	default:
 		return 0;
@@ -763,6 +864,7 @@ conf_value_move(const struct conf_key *k, void *dst, void *src)
 	conf_value_free(k, dst);
 	switch (k->type) {
 	case CT_LIST:
+	case CT_STRLIST:
 		*FIELD(dst, k->off2, size_t) = *FIELD(src, k->off2, size_t);
 		*FIELD(src, k->off2, size_t) = 0;
 		/* FALLTHROUGH */
@@ -860,6 +962,7 @@ conf_value_dump(FILE *fp, const struct conf_key *k, const void *base)
 {
 	char buf[64];
 	const char *h;
+	size_t i;
 
 	if ((k->flags & CK_SECRET) && (k->type != CT_STRING ||
 	    (*CFIELD(base, k->off, char *) != NULL &&
@@ -899,6 +1002,17 @@ conf_value_dump(FILE *fp, const struct conf_key *k, const void *base)
 		break;
 	case CT_ENUM:
 		fputs(k->names[*CFIELD(base, k->off, int)], fp);
+		break;
+	case CT_BOOL:
+		fputs(*CFIELD(base, k->off, int) ? "true" : "false", fp);
+		break;
+	case CT_STRLIST:
+		fputc('[', fp);
+		for (i = 0; i < *CFIELD(base, k->off2, size_t); i++) {
+			fputs(i > 0 ? ", " : " ", fp);
+			dump_string(fp, (*CFIELD(base, k->off, char **))[i]);
+		}
+		fputs(i > 0 ? " ]" : "]", fp);
 		break;
 	default:
 		break;

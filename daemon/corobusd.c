@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "corobusd.h"
+#include "passwd.h"
 #include "log.h"
 
 #ifndef SYSCONFDIR
@@ -40,6 +41,9 @@ usage(FILE *fp)
 	    "systemd)\n"
 	    "  -v, --verbose         debug logging; twice: protocol trace\n"
 	    "  -q, --quiet           errors only\n"
+	    "  --hash-password[=bcrypt]  print a hash (yescrypt) of a "
+	    "password read\n"
+	    "                        without echo, for auth.users\n"
 	    "  -V, --version         print the version and features\n"
 	    "  -h, --help            this help\n", DEFAULT_CONFIG);
 }
@@ -72,6 +76,53 @@ daemonize(void)
 	return 0;
 }
 
+static int
+check_auth_tls(const struct conf *conf)
+{
+	struct auth *a;
+	char err[1024];
+
+	if (auth_load(conf, &a, err, sizeof(err)) != 0 ||
+	    tls_check(conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "corobusd: %s\n", err);
+		return -1;
+	}
+	auth_free(a);
+	return 0;
+}
+
+/* --hash-password: a hash for auth.users[].password or auth.token. */
+static int
+hash_password(const char *method)
+{
+	char pw[1024], *h;
+	int n;
+
+	if (method != NULL && strcmp(method, "bcrypt") != 0 &&
+	    strcmp(method, "yescrypt") != 0) {
+		fprintf(stderr, "corobusd: --hash-password: %s: use yescrypt "
+		    "or bcrypt\n", method);
+		return EX_USAGE;
+	}
+	if ((n = passwd_read_twice(pw, sizeof(pw))) == -2) {
+		fprintf(stderr, "corobusd: the passwords differ\n");
+		return EX_DATAERR;
+	}
+	if (n <= 0) {
+		fprintf(stderr, "corobusd: no password read\n");
+		return EX_DATAERR;
+	}
+	h = passwd_hash(pw, method);
+	memset(pw, 0, sizeof(pw));
+	if (h == NULL) {
+		fprintf(stderr, "corobusd: hash: %s\n", strerror(errno));
+		return EX_SOFTWARE;
+	}
+	printf("%s\n", h);
+	free(h);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -85,6 +136,7 @@ main(int argc, char *argv[])
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "hash-password", optional_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *path = NULL, *port = NULL;
@@ -122,7 +174,7 @@ main(int argc, char *argv[])
 			break;
 		case 'V':
 			printf("corobusd %s\nfeatures: nats tcp unix systemd "
-			    "monitoring%s\n",
+			    "monitoring tls auth%s\n",
 			    PACKAGE_VERSION,
 #ifdef CORO_ASAN
 			    " asan"
@@ -131,6 +183,8 @@ main(int argc, char *argv[])
 #endif
 			    );
 			return 0;
+		case 'H':
+			return hash_password(optarg);
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -160,6 +214,11 @@ main(int argc, char *argv[])
 		path = DEFAULT_CONFIG;
 	if (port != NULL && server_override_port(conf, port, &cerr) != 0) {
 		fprintf(stderr, "corobusd: -p %s: %s\n", port, cerr.text);
+		conf_free(conf);
+		return EX_CONFIG;
+	}
+	/* users, password and token files, TLS files: opened now */
+	if (check_auth_tls(conf) != 0) {
 		conf_free(conf);
 		return EX_CONFIG;
 	}

@@ -23,12 +23,16 @@
 #include "coro.h"
 #include "conf.h"
 #include "buf.h"
+#include "perm.h"
 #include "proto.h"
 #include "sublist.h"
 
 #define COROBUSD_NATS_VERSION	"2.9.25"	/* what INFO advertises */
 
+struct auth;
 struct client;
+struct dgram;
+struct dgram_lease;
 struct monitor;
 
 /* A client's subscription.  Lives in the client's sid table and in the
@@ -36,8 +40,11 @@ struct monitor;
  * server's graveyard until no delivery can still see it (sublist results
  * are snapshots). */
 struct csub {
-	struct sublist_sub	 ss;		/* ss.owner is the client */
-	struct client		*c;
+	struct sublist_sub	 ss;		/* ss.owner is the client
+						   (or the lease) */
+	struct client		*c;		/* NULL for a lease's */
+	struct dgram_lease	*lease;		/* a datagram subscriber's
+						   (dgram.c), or NULL */
 	uint64_t		 delivered;
 	uint64_t		 max;		/* auto-unsubscribe; 0 = none */
 	bool			 dead;		/* removed from index and table */
@@ -95,8 +102,28 @@ struct client {
 	bool			 rtt_known;
 	int64_t			 start;		/* coro_now() at accept */
 	struct client_stats	 stats;
+	/* TLS and authentication (tls.c, auth.c) */
+	struct listener		*listener;	/* accepted on */
+	coro_timer		*auth_timer;	/* CONNECT due */
+	char			*user;		/* authenticated as; NULL */
+	int			 auth_kind;	/* AUTH_* */
+	char			*cert_user;	/* a mapped certificate's */
+	unsigned int		 peer_uid;	/* a Unix peer's */
+	bool			 peer_uid_set;
+	/* permissions (perm.c): NULL allows everything */
+	const struct perm	*perm;
+	struct perm_cache	*pcache;
+	struct perm_resps	 resps;
 	TAILQ_ENTRY(client)	 link;
 };
+
+/* How a client proved who it is. */
+#define AUTH_NONE	0	/* auth off */
+#define AUTH_PASSWORD	1
+#define AUTH_TOKEN	2
+#define AUTH_NO_AUTH	3	/* no_auth_user */
+#define AUTH_CERT	4	/* tls.map */
+#define AUTH_UID	5	/* auth.unix_users */
 
 TAILQ_HEAD(client_list, client);
 
@@ -104,8 +131,11 @@ struct listener {
 	struct server		*srv;
 	struct conf_listener	*cl;
 	coro_listener		*l;
-	coro_task		*task;		/* the accept loop */
+	coro_udp		*u;		/* a datagram listener's */
+	coro_task		*task;		/* the accept (receive) loop */
 	char			 name[128];	/* "127.0.0.1:4240", "unix:/path" */
+	struct ssl_ctx_st	*tls_ctx;	/* for new connections; NULL:
+						   plain */
 };
 
 /* in_msgs ... out_bytes: of the connections closed so far (client_free
@@ -134,6 +164,9 @@ struct server {
 	struct server_stats	 stats;
 	int64_t			 start;
 	struct monitor		*monitor;	/* HTTP monitoring; NULL: off */
+	struct auth		*auth;		/* users, token (auth.c) */
+	struct dgram		*dgram;		/* datagram transport state;
+						   NULL without its listeners */
 	/* delivery */
 	struct client_list	 dirty;		/* clients with output to send */
 	bool			 flush_queued;
@@ -172,8 +205,8 @@ void	 server_mark_dirty(struct server *, struct client *);
 uint32_t server_random(struct server *);
 
 /* client.c */
-int	 client_start(struct server *, coro_stream *, const char *addr,
-	    const char *ip);
+int	 client_start(struct server *, struct listener *, coro_stream *,
+	    const char *addr, const char *ip);
 /* Closes the connection with a reason for the log; err, when not 0, is
  * a proto error code whose -ERR text is sent first (if it has one). */
 void	 client_close(struct client *, const char *reason, int err);
@@ -197,10 +230,80 @@ void	 client_reload(struct client *);
 int	 pubsub_sub(struct client *, const struct proto_sub *);
 int	 pubsub_unsub(struct client *, const struct proto_sub *);
 int	 pubsub_pub(struct client *, const struct proto_msg *);
+/* Delivers m to every matching subscription (one member per queue
+ * group), those of skip excepted (echo off; NULL for a datagram): the
+ * number of deliveries, or -ENOMEM.  Never suspends. */
+int	 pubsub_deliver(struct server *, const struct client *skip,
+	    const struct proto_msg *);
 /* Removes every subscription of the client (on close). */
 void	 pubsub_client_gone(struct client *);
+/* After c's permissions changed: forgets the cached publish decisions
+ * and removes, with a Permissions Violation each, the subscriptions they
+ * no longer allow. */
+void	 pubsub_perm_changed(struct client *);
 /* Frees the subscriptions parked while deliveries could still see them. */
 void	 pubsub_bury(struct server *);
+
+/* dgram.c: the datagram (UDP) transport */
+struct dgram_stats {
+	uint64_t	received;		/* datagrams */
+	uint64_t	published;		/* PUB/HPUB frames delivered */
+	uint64_t	delivered;		/* MSG datagrams sent */
+	uint64_t	dropped_oversize;	/* MSG > max_datagram */
+	uint64_t	dropped_garbage;	/* unparseable datagrams */
+	uint64_t	dropped_rate;		/* over a source's rate */
+	uint64_t	dropped_spoof;		/* impossible source */
+	uint64_t	dropped_auth;		/* no or a wrong token */
+	uint64_t	dropped_limit;		/* lease or sub refused */
+	uint64_t	dropped_send;		/* socket full: MSG lost */
+	uint64_t	leases;			/* held now */
+};
+
+/* Opens L's socket (L->cl is a datagram listener) and starts its
+ * receive task: 0 or -errno. */
+int	 dgram_listen(struct server *, struct listener *);
+/* Sends m to s's lease as one datagram, at once (deliver() in pubsub.c
+ * calls it for a csub with a lease): false when dropped. */
+bool	 dgram_deliver(struct csub *s, const struct proto_msg *m);
+void	 dgram_stats(const struct server *, struct dgram_stats *);
+/* Ends every lease; before the loop is freed. */
+void	 dgram_fini(struct server *);
+
+/* auth.c: users, passwords, tokens, Unix peers; permissions per user */
+/* Builds the users of conf (reads password_file and token_file): 0, or
+ * -1 with the reason in err. */
+int	 auth_load(const struct conf *, struct auth **, char *err,
+	    size_t errlen);
+void	 auth_free(struct auth *);
+bool	 auth_required(const struct server *);
+int64_t	 auth_timeout(const struct server *);
+/* Is token (len bytes) the configured auth.token?  Constant time; false
+ * when no token is configured.  For transports without CONNECT (the
+ * datagram listener); a hashed token costs one hash per new token. */
+bool	 auth_token_ok(struct server *, const char *token, size_t len);
+/* At accept: a Unix peer's uid (SO_PEERCRED). */
+void	 auth_accept(struct client *);
+bool	 auth_client_must_connect(struct client *);
+bool	 auth_cert_user(const struct server *, const char *name);
+/* CONNECT's credentials (each NULL when absent): 0 and c's identity and
+ * permissions set, or -1.  May suspend (hashes run on the executor). */
+int	 auth_connect(struct client *, const char *user, const char *pass,
+	    const char *token);
+/* Swaps in n and re-applies it to every client; frees the old one. */
+void	 auth_reload(struct server *, struct auth *n);
+
+/* tls.c: listener contexts, the upgrade, certificate mapping */
+struct ssl_ctx_st *tls_ctx_new(const struct conf_tls *, char *err,
+	    size_t errlen);
+/* Opens every TLS listener's files (corobusd -t): 0, or -1 and err. */
+int	 tls_check(const struct conf *, char *err, size_t errlen);
+int	 tls_listener_init(struct listener *);
+void	 tls_listener_fini(struct listener *);
+void	 tls_reload(struct server *);
+/* The handshake under the listener's timeout: 0, or -1 with c closed. */
+int	 tls_accept(struct client *);
+/* tls.map: the user the client's certificate names, into c->cert_user. */
+void	 tls_map_user(struct client *);
 
 /* sdnotify.c: systemd's notification and socket activation protocols,
  * no-ops outside systemd */

@@ -293,6 +293,28 @@ q_uint(struct mreq *r, const char *name, uint64_t *out)
 
 /* ---- /varz ---- */
 
+/* corobus's own: the datagram transport's counters (dgram.c). */
+static json_t *
+varz_datagram(struct server *srv)
+{
+	struct dgram_stats st;
+	json_t *o = json_object();
+
+	dgram_stats(srv, &st);
+	set(o, "received", json_u64(st.received));
+	set(o, "published", json_u64(st.published));
+	set(o, "delivered", json_u64(st.delivered));
+	set(o, "dropped_oversize", json_u64(st.dropped_oversize));
+	set(o, "dropped_garbage", json_u64(st.dropped_garbage));
+	set(o, "dropped_rate", json_u64(st.dropped_rate));
+	set(o, "dropped_spoof", json_u64(st.dropped_spoof));
+	set(o, "dropped_auth", json_u64(st.dropped_auth));
+	set(o, "dropped_limit", json_u64(st.dropped_limit));
+	set(o, "dropped_send", json_u64(st.dropped_send));
+	set(o, "leases", json_u64(st.leases));
+	return o;
+}
+
 static json_t *
 varz(struct mreq *r)
 {
@@ -357,6 +379,7 @@ varz(struct mreq *r)
 	set(o, "http_req_stats", req);
 	set(o, "config_load_time", json_time(wall_of(r, r->m->conf_loaded)));
 	set(o, "lame_duck", json_boolean(srv->lame_duck));
+	set(o, "datagram", varz_datagram(srv));
 	return o;
 }
 
@@ -643,6 +666,40 @@ label(struct evbuffer *b, const char *v)
 }
 
 static void
+datagram_metrics(struct server *srv, struct evbuffer *b)
+{
+	static const char *const why[] = { "oversize", "garbage", "rate",
+	    "spoof", "auth", "limit", "send" };
+	struct dgram_stats st;
+	uint64_t v[7];
+	size_t i;
+
+	dgram_stats(srv, &st);
+	metric(b, "corobus_datagram_received_total", "counter",
+	    "Datagrams received by the datagram listeners.", st.received);
+	metric(b, "corobus_datagram_published_total", "counter",
+	    "Messages published by datagram.", st.published);
+	metric(b, "corobus_datagram_delivered_total", "counter",
+	    "MSG datagrams sent to leases.", st.delivered);
+	metric(b, "corobus_datagram_leases", "gauge",
+	    "Datagram subscription leases held now.", st.leases);
+	v[0] = st.dropped_oversize;
+	v[1] = st.dropped_garbage;
+	v[2] = st.dropped_rate;
+	v[3] = st.dropped_spoof;
+	v[4] = st.dropped_auth;
+	v[5] = st.dropped_limit;
+	v[6] = st.dropped_send;
+	evbuffer_add_printf(b, "# HELP corobus_datagram_dropped_total "
+	    "Datagrams dropped (or MSG datagrams not sent), by reason.\n"
+	    "# TYPE corobus_datagram_dropped_total counter\n");
+	for (i = 0; i < 7; i++)
+		evbuffer_add_printf(b, "corobus_datagram_dropped_total"
+		    "{reason=\"%s\"} %llu\n", why[i],
+		    (unsigned long long)v[i]);
+}
+
+static void
 metrics(struct mreq *r, struct evbuffer *b)
 {
 	struct server *srv = r->srv;
@@ -691,6 +748,7 @@ metrics(struct mreq *r, struct evbuffer *b)
 	    "limits.max_connections.", lim->max_connections);
 	metric(b, "corobus_max_payload_bytes", "gauge",
 	    "limits.max_payload.", lim->max_payload);
+	datagram_metrics(srv, b);
 	metric(b, "corobus_lame_duck", "gauge",
 	    "1 while in lame duck mode.", srv->lame_duck);
 	metric(b, "corobus_uptime_seconds", "gauge",

@@ -119,6 +119,50 @@ pubsub_client_gone(struct client *c)
 	c->subs_cap = 0;
 }
 
+/* ---- permissions ---- */
+
+static void
+perm_violation(struct client *c, int code, const char *subject,
+    size_t len, const char *queue, size_t qlen)
+{
+	struct proto_str su = { subject, len }, qu = { queue, qlen };
+
+	log_info("client: permissions violation cid=%llu user=\"%s\" %s "
+	    "%.*s%s%.*s", (unsigned long long)c->cid,
+	    c->user != NULL ? c->user : "", code == PROTO_EPERMPUB ?
+	    "publish to" : "subscribe to", (int)len, subject,
+	    queue != NULL ? " queue " : "", (int)qlen, queue ? queue : "");
+	if (proto_put_err_perm(&c->out, code, su, qu) == 0)
+		server_mark_dirty(c->srv, c);
+	else
+		client_slow_consumer(c);
+}
+
+void
+pubsub_perm_changed(struct client *c)
+{
+	struct csub *s, *next;
+	size_t i;
+
+	if (c->perm != NULL && c->pcache == NULL)
+		c->pcache = calloc(1, sizeof(*c->pcache));
+	if (c->pcache != NULL)
+		perm_cache_clear(c->pcache);
+	if (c->perm == NULL)
+		return;
+	for (i = 0; i < c->subs_cap; i++) {
+		for (s = c->subs[i]; s != NULL; s = next) {
+			next = s->hnext;
+			if (perm_sub_ok(c->perm, s->ss.subject,
+			    s->ss.subject_len, s->ss.queue, s->ss.queue_len))
+				continue;
+			perm_violation(c, PROTO_EPERMSUB, s->ss.subject,
+			    s->ss.subject_len, s->ss.queue, s->ss.queue_len);
+			csub_remove(c->srv, s);
+		}
+	}
+}
+
 /* ---- SUB and UNSUB ---- */
 
 int
@@ -133,6 +177,12 @@ pubsub_sub(struct client *c, const struct proto_sub *ps)
 	if (!subject_valid_sub(ps->subject.ptr, ps->subject.len) ||
 	    (ps->queue.ptr != NULL && qlen == 0)) {
 		client_send_err(c, PROTO_ESUBJECT);
+		return 0;
+	}
+	if (!perm_sub_ok(c->perm, ps->subject.ptr, ps->subject.len,
+	    ps->queue.ptr, qlen)) {
+		perm_violation(c, PROTO_EPERMSUB, ps->subject.ptr,
+		    ps->subject.len, ps->queue.ptr, qlen);
 		return 0;
 	}
 	pp = sid_slot(c, ps->sid.ptr, ps->sid.len);
@@ -210,7 +260,18 @@ deliver(struct csub *s, const struct proto_msg *m)
 	struct client *c = s->c;
 	struct proto_msg out = *m;
 
+	if (s->lease != NULL)
+		return dgram_deliver(s, m);
 	if (s->dead || c->closing)
+		return false;
+	/* a wildcard subscription overlapping a deny entry */
+	if (c->perm != NULL && c->perm->sub_deny.n > 0 &&
+	    !perm_deliver_ok(c->perm, m->subject.ptr, m->subject.len,
+	    s->ss.queue, s->ss.queue_len))
+		return false;
+	if (m->reply.ptr != NULL && c->perm != NULL && c->perm->responses &&
+	    perm_resp_add(c->perm, &c->resps, m->reply.ptr, m->reply.len,
+	    coro_now()) != 0)
 		return false;
 	out.sid.ptr = csub_sid(s);
 	out.sid.len = s->sid_len;
@@ -226,6 +287,16 @@ deliver(struct csub *s, const struct proto_msg *m)
 	return true;
 }
 
+/* Can ss still take deliveries?  A lease's subscription (c NULL) can
+ * while it is in the index. */
+static bool
+usable(const struct sublist_sub *ss)
+{
+	const struct csub *s = (const struct csub *)ss;
+
+	return sublist_sub_inserted(ss) && (s->c == NULL || !s->c->closing);
+}
+
 static struct sublist_sub *
 pick_member(struct server *srv, const struct sublist_group *g,
     const struct client *skip)
@@ -236,15 +307,13 @@ pick_member(struct server *srv, const struct sublist_group *g,
 	ss = skip != NULL ?
 	    sublist_group_pick_skip(g, server_random(srv), skip) :
 	    sublist_group_pick(g, server_random(srv));
-	if (ss != NULL && sublist_sub_inserted(ss) &&
-	    !((struct client *)ss->owner)->closing)
+	if (ss != NULL && usable(ss))
 		return ss;
 	/* the pick is gone or closing: take the next usable member */
 	start = server_random(srv) % g->nmembers;
 	for (i = 0; i < g->nmembers; i++) {
 		ss = g->members[(start + i) % g->nmembers];
-		if (ss->owner != skip && sublist_sub_inserted(ss) &&
-		    !((struct client *)ss->owner)->closing)
+		if (ss->owner != skip && usable(ss))
 			return ss;
 	}
 	return NULL;
@@ -281,19 +350,13 @@ no_responders(struct client *c, const struct proto_msg *m)
 }
 
 int
-pubsub_pub(struct client *c, const struct proto_msg *m)
+pubsub_deliver(struct server *srv, const struct client *skip,
+    const struct proto_msg *m)
 {
-	struct server *srv = c->srv;
 	const struct sublist_result *r;
-	const struct client *skip = c->echo ? NULL : c;
-	size_t i, delivered = 0;
+	size_t i;
+	int delivered = 0;
 
-	c->stats.in_msgs++;
-	c->stats.in_bytes += m->payload.len + m->hdr.len;
-	if (c->pedantic && !subject_valid_pub(m->subject.ptr, m->subject.len))
-		client_send_err(c, PROTO_EPUBSUBJECT);	/* still routed */
-	if (c->verbose)
-		client_put_ok(c);
 	if ((r = sublist_match(srv->sublist, m->subject.ptr,
 	    m->subject.len)) == NULL)
 		return -ENOMEM;
@@ -313,9 +376,35 @@ pubsub_pub(struct client *c, const struct proto_msg *m)
 			delivered += deliver((struct csub *)ss, m);
 	}
 	sublist_result_unref(r);
-	if (delivered == 0 && m->reply.ptr != NULL && c->no_responders)
-		no_responders(c, m);
 	if (--srv->delivering == 0 && srv->graveyard != NULL)
 		pubsub_bury(srv);
+	return delivered;
+}
+
+int
+pubsub_pub(struct client *c, const struct proto_msg *m)
+{
+	const struct client *skip = c->echo ? NULL : c;
+	int delivered;
+
+	c->stats.in_msgs++;
+	c->stats.in_bytes += m->payload.len + m->hdr.len;
+	if (c->perm != NULL && !(c->pcache != NULL ?
+	    perm_pub_cached(c->perm, c->pcache, m->subject.ptr,
+	    m->subject.len) : perm_pub_ok(c->perm, m->subject.ptr,
+	    m->subject.len)) && !perm_resp_take(&c->resps, m->subject.ptr,
+	    m->subject.len, coro_now())) {
+		perm_violation(c, PROTO_EPERMPUB, m->subject.ptr,
+		    m->subject.len, NULL, 0);
+		return 0;	/* dropped; the connection stays */
+	}
+	if (c->pedantic && !subject_valid_pub(m->subject.ptr, m->subject.len))
+		client_send_err(c, PROTO_EPUBSUBJECT);	/* still routed */
+	if (c->verbose)
+		client_put_ok(c);
+	if ((delivered = pubsub_deliver(c->srv, skip, m)) < 0)
+		return delivered;
+	if (delivered == 0 && m->reply.ptr != NULL && c->no_responders)
+		no_responders(c, m);
 	return 0;
 }

@@ -119,6 +119,13 @@ server_info_json(struct server *srv, struct client *c, bool ldm)
 		if (c->ip[0] != '\0')
 			json_object_set_new(o, "client_ip", json_string(c->ip));
 	}
+	if (c != NULL && auth_client_must_connect(c))
+		json_object_set_new(o, "auth_required", json_true());
+	if (c != NULL && c->listener != NULL && c->listener->tls_ctx != NULL) {
+		json_object_set_new(o, "tls_required", json_true());
+		if (c->listener->cl->tls.verify == CONF_TLS_VERIFY_REQUIRED)
+			json_object_set_new(o, "tls_verify", json_true());
+	}
 	if (ldm)
 		json_object_set_new(o, "ldm", json_true());
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -184,7 +191,7 @@ accept_loop(void *arg)
 			continue;
 		}
 		peer_name(&ss, len, L, addr, sizeof(addr), ip, sizeof(ip));
-		client_start(L->srv, s, addr, ip);
+		client_start(L->srv, L, s, addr, ip);
 	}
 	return 0;
 }
@@ -204,6 +211,16 @@ server_listen(struct server *srv)
 
 		L->cl = cl;
 		L->srv = srv;
+		if (cl->proto == CONF_PROTO_DATAGRAM) {
+			if ((err = dgram_listen(srv, L)) != 0) {
+				log_error("listener %s:%s (datagram): %s",
+				    cl->host, cl->port, strerror(-err));
+				return err;
+			}
+			srv->nlisteners++;
+			log_info("listening on %s (datagram)", L->name);
+			continue;
+		}
 		/* a socket systemd passed us, else our own */
 		fd = sdnotify_listen_take(cl->host, cl->port, cl->unix_path,
 		    SOCK_STREAM);
@@ -248,7 +265,16 @@ server_listen(struct server *srv)
 		    .stack_size = 32 * 1024 });
 		if (L->task == NULL)
 			return -ENOMEM;
+		if (tls_listener_init(L) != 0)
+			return -EINVAL;
 		log_info("listening on %s (nats)", L->name);
+		if (L->tls_ctx != NULL)
+			log_info("listener %s: tls%s, client certificates %s%s",
+			    L->name, cl->tls.first ? " first" : "",
+			    cl->tls.verify == CONF_TLS_VERIFY_REQUIRED ?
+			    "required" : cl->tls.verify ==
+			    CONF_TLS_VERIFY_OPTIONAL ? "optional" : "not asked",
+			    cl->tls.map ? ", mapped to users" : "");
 	}
 	return 0;
 }
@@ -269,6 +295,10 @@ listeners_close(struct server *srv)
 		if (L->l != NULL) {
 			coro_listener_close(L->l);
 			L->l = NULL;
+		}
+		if (L->u != NULL) {
+			coro_udp_close(L->u);
+			L->u = NULL;
 		}
 	}
 }
@@ -335,6 +365,8 @@ server_reload(struct server *srv)
 	struct conf_error cerr;
 	struct conf *n;
 	struct client *c;
+	struct auth *nauth = NULL;
+	char aerr[512];
 	char **keys = NULL;
 	size_t nkeys = 0, i;
 
@@ -352,6 +384,13 @@ server_reload(struct server *srv)
 		sdnotify_reload_failed(cerr.text);
 		return;
 	}
+	if (auth_load(n, &nauth, aerr, sizeof(aerr)) != 0) {
+		log_error("reload failed, keeping the running configuration: "
+		    "%s", aerr);
+		sdnotify_reload_failed(aerr);
+		conf_free(n);
+		return;
+	}
 	if (conf_diff_restart(srv->conf, n, &keys, &nkeys) == 0) {
 		for (i = 0; i < nkeys; i++)
 			log_warnx("reload: needs restart: %s", keys[i]);
@@ -360,6 +399,7 @@ server_reload(struct server *srv)
 	if (conf_keep_restart(n, srv->conf) != 0) {
 		log_error("reload failed: out of memory");
 		sdnotify_reload_failed("out of memory");
+		auth_free(nauth);
 		conf_free(n);
 		return;
 	}
@@ -371,6 +411,8 @@ server_reload(struct server *srv)
 		log_warn("log: cannot open %s, keeping the old log", n->log.file);
 	TAILQ_FOREACH(c, &srv->clients, link)
 		client_reload(c);
+	tls_reload(srv);
+	auth_reload(srv, nauth);
 	monitor_reload(srv);
 	log_info("reload: applied %s, %zu change%s need%s a restart",
 	    srv->conf_path, nkeys, nkeys == 1 ? "" : "s",
@@ -526,6 +568,7 @@ server_init(struct server *srv, struct conf *conf, const char *conf_path)
 {
 	static const int sigs[] = { SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGINT };
 	char host[256];
+	char aerr[512];
 	size_t i;
 
 	/* the caller zeroed srv and set the command-line fields */
@@ -547,6 +590,10 @@ server_init(struct server *srv, struct conf *conf, const char *conf_path)
 		srv->server_name = strdup(srv->server_id);
 	if (srv->server_name == NULL)
 		return -ENOMEM;
+	if (auth_load(conf, &srv->auth, aerr, sizeof(aerr)) != 0) {
+		log_error("%s", aerr);
+		return -EINVAL;
+	}
 	if ((srv->loop = coro_loop_new()) == NULL)
 		return -errno;
 	if ((srv->sublist = sublist_new()) == NULL ||
@@ -570,9 +617,12 @@ server_run(struct server *srv)
 void
 server_fini(struct server *srv)
 {
+	size_t i;
+
 	monitor_stop(srv);
 	sdnotify_fini();
 	listeners_close(srv);
+	dgram_fini(srv);
 	if (srv->loop != NULL) {
 		/* ends every remaining task, the readers freeing their
 		 * clients on the way */
@@ -580,6 +630,10 @@ server_fini(struct server *srv)
 		coro_loop_free(srv->loop);
 	}
 	pubsub_bury(srv);
+	for (i = 0; i < srv->nlisteners; i++)
+		tls_listener_fini(&srv->listeners[i]);
+	auth_free(srv->auth);
+	srv->auth = NULL;
 	sublist_free(srv->sublist);
 	free(srv->listeners);
 	free(srv->server_name);

@@ -485,6 +485,70 @@ test_client_pub_sub_headers(void **state)
 }
 
 static void
+test_client_sub_format(void **state)
+{
+	struct proc *s, *t, *p;
+	long long sec, nsec;
+	struct tm tm;
+	int n = 0;
+
+	(void)state;
+	s = SUB(shared_url, "-C", "2", "-F",
+	    "%t|%p|%l|%r|%x|%%|\\t|\\\\|%h%j\\n", "fm.x");
+	/* the times in UTC, so that %I and %U can be compared */
+	setenv("TZ", "UTC", 1);
+	t = SUB(shared_url, "-C", "1", "--format", "%I %U", "fm.x");
+	unsetenv("TZ");
+	assert_int_equal(run(&p, NULL, shared_url, "pub", "-H", "Trace-Id: 7",
+	    "--reply", "fm.back", "fm.x", "ping", (char *)NULL), 0);
+	assert_int_equal(run(&p, NULL, shared_url, "pub", "-n", "fm.x",
+	    (char *)NULL), 0);
+	assert_int_equal(finish(s, RUN_MS), 0);
+	assert_int_equal(finish(t, RUN_MS), 0);
+	assert_out(s, "fm.x|ping|4|fm.back|70696e67|%|\t|\\|Trace-Id: 7\n"
+	    "{\"data\":\"ping\",\"headers\":{\"Trace-Id\":[\"7\"]},"
+	    "\"reply\":\"fm.back\",\"size\":4,\"subject\":\"fm.x\"}\n"
+	    "fm.x||0|||%|\t|\\|{\"data\":\"\",\"size\":0,"
+	    "\"subject\":\"fm.x\"}\n");
+	/* 2026-11-22T01:57:57+00:00 1795312677.265128340, no newline */
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(t->out, "%4d-%2d-%2dT%2d:%2d:%2d+00:00 %lld.%9lld%n",
+	    &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+	    &tm.tm_sec, &sec, &nsec, &n) != 8 || (size_t)n != t->outlen ||
+	    t->out[t->outlen - 10] != '.')
+		fail_msg("-F '%%I %%U': \"%s\"", t->out);
+	tm.tm_year -= 1900;
+	tm.tm_mon--;
+	assert_int_equal((long long)timegm(&tm), sec);
+	assert_true(llabs(sec - (long long)time(NULL)) < 60);
+}
+
+static void
+test_client_sub_format_errors(void **state)
+{
+	struct proc *p;
+
+	(void)state;
+	assert_int_equal(run(&p, NULL, shared_url, "sub", "-F", "%t %q",
+	    "x", (char *)NULL), 64);
+	assert_err(p, "corobus sub: -F: unknown directive \"%q\" (%t %p %l "
+	    "%r %I %U %x %j %h %%)\n");
+	assert_int_equal(run(&p, NULL, shared_url, "sub", "-F", "%p\\r",
+	    "x", (char *)NULL), 64);
+	assert_err(p, "corobus sub: -F: unknown escape \"\\r\" (\\n \\t "
+	    "\\\\)\n");
+	assert_int_equal(run(&p, NULL, shared_url, "sub", "-F", "100%",
+	    "x", (char *)NULL), 64);
+	assert_err(p, "corobus sub: -F: a lone \"%\" ends the format (%% "
+	    "for the character itself)\n");
+	assert_int_equal(run(&p, NULL, shared_url, "sub", "-F", "%p", "-v",
+	    "x", (char *)NULL), 64);
+	assert_err_has(p, "corobus sub: -F replaces -v, -N, --headers and "
+	    "--json: give it alone\n");
+	assert_out(p, "");
+}
+
+static void
 test_client_pub_stdin_and_count(void **state)
 {
 	struct proc *s, *p;
@@ -668,6 +732,88 @@ test_client_req_no_responders(void **state)
 	    (char *)NULL), 69);
 	assert_out(q, "");
 	assert_err(q, "corobus: no responders on rq.nobody\n");
+}
+
+/* Starts a "reply -C 1 subject body" and waits until it listens. */
+static struct proc *
+responder(const char *subject, const char *body)
+{
+	struct proc *r;
+	char want[128];
+
+	r = start(NULL, shared_url, "reply", "-C", "1", subject, body,
+	    (char *)NULL);
+	snprintf(want, sizeof(want), "listening for requests on %s", subject);
+	expect_text(r, true, want, 5000);
+	return r;
+}
+
+static void
+test_client_req_replies(void **state)
+{
+	struct proc *r[3], *q;
+	int64_t t0;
+	int i;
+
+	(void)state;
+	/* three responders, each in its own process and connection */
+	r[0] = responder("rg.three", "one");
+	r[1] = responder("rg.three", "two");
+	r[2] = responder("rg.three", "three");
+	t0 = h_now_ms();
+	assert_int_equal(run(&q, NULL, shared_url, "req", "--replies", "3",
+	    "--timeout", "5s", "rg.three", "hi", (char *)NULL), 0);
+	/* done at the third reply, not at the timeout */
+	assert_true(h_now_ms() - t0 < 4000);
+	assert_int_equal(lines(q->out), 3);
+	assert_true(has_line(q->out, "one"));
+	assert_true(has_line(q->out, "two"));
+	assert_true(has_line(q->out, "three"));
+	assert_err(q, "");
+	for (i = 0; i < 3; i++)
+		assert_int_equal(finish(r[i], RUN_MS), 0);
+}
+
+static void
+test_client_req_replies_timeout(void **state)
+{
+	struct proc *r[2], *s, *q;
+	int64_t t0;
+
+	(void)state;
+	/* fewer than asked: what came, then exit 0 at the timeout */
+	r[0] = responder("rg.two", "a");
+	r[1] = responder("rg.two", "b");
+	t0 = h_now_ms();
+	assert_int_equal(run(&q, NULL, shared_url, "req", "--replies", "5",
+	    "--reply-timeout", "500ms", "rg.two", (char *)NULL), 0);
+	assert_true(h_now_ms() - t0 >= 450);
+	assert_int_equal(lines(q->out), 2);
+	assert_true(has_line(q->out, "a"));
+	assert_true(has_line(q->out, "b"));
+	assert_err(q, "");
+	assert_int_equal(finish(r[0], RUN_MS), 0);
+	assert_int_equal(finish(r[1], RUN_MS), 0);
+	/* --replies 0: all that come until the timeout */
+	r[0] = responder("rg.all", "x");
+	assert_int_equal(run(&q, NULL, shared_url, "req", "--replies", "0",
+	    "--timeout", "300ms", "--raw", "rg.all", (char *)NULL), 0);
+	assert_out(q, "x");
+	assert_int_equal(finish(r[0], RUN_MS), 0);
+	/* none: 75; nobody listening: 69 */
+	s = SUB(shared_url, "rg.silent");
+	assert_int_equal(run(&q, NULL, shared_url, "req", "--replies", "2",
+	    "--timeout", "300ms", "rg.silent", (char *)NULL), 75);
+	assert_out(q, "");
+	assert_err(q, "corobus: no reply on rg.silent within 300ms\n");
+	assert_int_equal(stop(s), 0);
+	assert_int_equal(run(&q, NULL, shared_url, "req", "--replies", "2",
+	    "rg.nobody", (char *)NULL), 69);
+	assert_err(q, "corobus: no responders on rg.nobody\n");
+	assert_int_equal(run(&q, NULL, shared_url, "req", "--replies", "many",
+	    "x", (char *)NULL), 64);
+	assert_err_has(q, "corobus req: --replies: \"many\" is not a count "
+	    "from 0 to 999999999\n");
 }
 
 /* ---- errors ---- */
@@ -1297,6 +1443,8 @@ main(void)
 		T(test_client_pub_sub_payload),
 		T(test_client_pub_sub_verbose_nonewline),
 		T(test_client_pub_sub_headers),
+		T(test_client_sub_format),
+		T(test_client_sub_format_errors),
 		T(test_client_pub_stdin_and_count),
 		T(test_client_sub_several_subjects),
 		T(test_client_queue_groups),
@@ -1306,6 +1454,8 @@ main(void)
 		T(test_client_reply_command_fails),
 		T(test_client_req_timeout),
 		T(test_client_req_no_responders),
+		T(test_client_req_replies),
+		T(test_client_req_replies_timeout),
 		T(test_client_usage_errors),
 		T(test_client_data_errors),
 		T(test_client_bad_url),
