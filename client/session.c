@@ -47,6 +47,7 @@
 #define SESSION_OUT_MAX		(64u * 1024 * 1024)
 #define SESSION_IN_MAX		(80u * 1024 * 1024)
 #define SESSION_READ_CHUNK	(64 * 1024)
+#define SESSION_UDP_MAX		65507	/* the largest UDP payload */
 
 /* callback stops, below PROTO_ESTOP */
 #define HS_GOT_INFO		(PROTO_ESTOP - 1)
@@ -59,7 +60,7 @@ struct server {
 	char		*port;
 	char		*path;		/* Unix socket */
 	bool		 tls;
-	bool		 udp;		/* udp://: datagrams, publish only */
+	bool		 udp;		/* udp://: datagrams, no failover */
 	char		*user;		/* from "user:pass@" or "token@" */
 	char		*pass;
 	char		*token;
@@ -132,7 +133,9 @@ struct session {
 	int		 excode;
 	bool		 fatal;		/* no point reconnecting */
 	unsigned	 nservererr;
-	/* udp://: each publish is one datagram (corobusd(8), DATAGRAMS) */
+	/* udp://: each publish is one datagram (corobusd(8), DATAGRAMS);
+	 * with subscriptions, the writer sends the SUBs and the reader
+	 * takes MSG datagrams (udp_writer_main, udp_reader_main) */
 	coro_udp	*udp;
 	struct sockaddr_storage udp_to;
 	socklen_t	 udp_tolen;
@@ -321,7 +324,8 @@ parse_url(const char *u, size_t ulen, bool force_tls, struct server *srv,
 	/* [user[:pass]@]host[:port][/] */
 	if (end > p && end[-1] == '/')
 		end--;
-	if (memchr(p, '/', (size_t)(end - p)) != NULL) {
+	/* end >= p here; said in a way the compiler's bounds check sees */
+	if (end > p && memchr(p, '/', (size_t)(end - p)) != NULL) {
 		*why = "a server URL has no path";
 		return -1;
 	}
@@ -1134,27 +1138,37 @@ udp_open(struct session *s)
 	return 0;
 }
 
+/* A datagram's first frame: CONNECT with the token, when there is one. */
+static int
+udp_put_connect(struct session *s, struct buf *b)
+{
+	const struct server *srv = &s->servers[0];
+	const char *token = srv->token != NULL ? srv->token : s->token;
+	json_t *o;
+	char *js;
+	int rc;
+
+	if (token == NULL || *token == '\0')
+		return 0;
+	o = json_pack("{s:s}", "auth_token", token);
+	js = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	rc = js != NULL ? proto_put_connect(b, js, strlen(js)) : -ENOMEM;
+	free(js);
+	return rc;
+}
+
 /* One PUB datagram, after CONNECT with the token when there is one. */
 static int
 udp_publish(struct session *s, const struct proto_msg *pm)
 {
 	const struct server *srv = &s->servers[0];
-	const char *token = srv->token != NULL ? srv->token : s->token;
 	struct buf b;
-	json_t *o;
-	char *js;
 	ssize_t n;
-	int rc = 0;
+	int rc;
 
-	buf_init(&b, 65507);
-	if (token != NULL && *token != '\0') {
-		o = json_pack("{s:s}", "auth_token", token);
-		js = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-		json_decref(o);
-		rc = js != NULL ? proto_put_connect(&b, js, strlen(js)) :
-		    -ENOMEM;
-		free(js);
-	}
+	buf_init(&b, SESSION_UDP_MAX);
+	rc = udp_put_connect(s, &b);
 	if (rc == 0)
 		rc = proto_put_pub(&b, pm);
 	if (rc != 0) {
@@ -1399,16 +1413,197 @@ reader_main(void *arg)
 	}
 }
 
+/* ---- udp:// subscriptions (corobusd(8), DATAGRAMS) ---- */
+
+/*
+ * The server keeps our subscriptions in a lease for this socket's
+ * address while SUBs keep coming: the writer sends one datagram of
+ * CONNECT (with the token), the UNSUBs queued and a SUB for every
+ * subscription when woken and every third of the lease, and the reader
+ * takes each datagram that comes from the server as whole frames (MSG,
+ * HMSG, PONG).  Nothing is confirmed: best-effort, at most once.
+ */
+
+/* One datagram: CONNECT, s->out (UNSUBs), then a SUB, or with unsub an
+ * UNSUB, for each subscription.  0 (also when there was nothing to
+ * send or the send failed: the next round tries again), or -EMSGSIZE. */
+static int
+udp_send_subs(struct session *s, bool unsub)
+{
+	struct session_sub *sub;
+	struct buf b;
+	struct proto_str id;
+	char sid[24];
+	size_t i, nframes = 0;
+	ssize_t n;
+	int rc;
+
+	buf_init(&b, SESSION_UDP_MAX);
+	rc = udp_put_connect(s, &b);
+	if (rc == 0 && buf_len(&s->out) > 0) {
+		rc = buf_append(&b, buf_data(&s->out), buf_len(&s->out));
+		nframes++;
+	}
+	buf_reset(&s->out);
+	for (i = 1; rc == 0 && i < s->next_sid; i++) {
+		if ((sub = s->subs[i]) == NULL)
+			continue;
+		snprintf(sid, sizeof(sid), "%" PRIu64, sub->sid);
+		id = (struct proto_str){ sid, strlen(sid) };
+		rc = unsub ? proto_put_unsub(&b, id, 0) :
+		    proto_put_sub(&b, (struct proto_str){ sub->subject,
+		    strlen(sub->subject) }, (struct proto_str){ sub->group,
+		    sub->group != NULL ? strlen(sub->group) : 0 }, id);
+		nframes++;
+	}
+	if (rc != 0 || nframes == 0) {
+		buf_release(&b);
+		return rc != 0 ? -EMSGSIZE : 0;
+	}
+	trace(s, '>', "%s datagram, %zu bytes", unsub ? "UNSUB" : "SUB",
+	    buf_len(&b));
+	n = coro_udp_sendto(s->udp, buf_data(&b), buf_len(&b),
+	    (struct sockaddr *)&s->udp_to, s->udp_tolen,
+	    coro_deadline_in(s->o.timeout_ms));
+	if (n < 0)
+		trace(s, '>', "not sent: %s", strerror((int)-n));
+	buf_release(&b);
+	return 0;
+}
+
+static int
+udp_writer_main(void *arg)
+{
+	struct session *s = arg;
+	int64_t refresh = CORO_NEVER;
+	void *x;
+
+	for (;;) {
+		if (coro_queue_get(s->wake, &x, refresh) == -ECANCELED ||
+		    coro_cancelled())
+			return 0;
+		s->wake_pending = false;
+		if (udp_send_subs(s, false) != 0) {
+			seterr(s, EX_DATAERR, "%s: the subscriptions do not "
+			    "fit in a datagram", s->servers[0].url);
+			session_die(s);
+			return 0;
+		}
+		refresh = coro_deadline_in(s->o.udp_lease_ms / 3 > 0 ?
+		    s->o.udp_lease_ms / 3 : 1);
+	}
+}
+
+/* An address as IPv6 (IPv4 mapped) and port: false if neither. */
+static bool
+udp_addr(const struct sockaddr_storage *ss, uint8_t ip[16], uint16_t *port)
+{
+	const struct sockaddr_in *sin = (const void *)ss;
+	const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET6) {
+		memcpy(ip, &sin6->sin6_addr, 16);
+		*port = sin6->sin6_port;
+		return true;
+	}
+	if (ss->ss_family != AF_INET)
+		return false;
+	memset(ip, 0, 10);
+	ip[10] = ip[11] = 0xff;
+	memcpy(ip + 12, &sin->sin_addr, 4);
+	*port = sin->sin_port;
+	return true;
+}
+
+static int
+udp_reader_main(void *arg)
+{
+	struct session *s = arg;
+	struct sockaddr_storage from;
+	socklen_t fromlen;
+	uint8_t ip[16], sip[16];
+	uint16_t port, sport;
+	ssize_t n;
+
+	if (!udp_addr(&s->udp_to, sip, &sport))
+		return 0;
+	for (;;) {
+		buf_reset(&s->in);
+		if (buf_reserve(&s->in, SESSION_UDP_MAX + 1) != 0)
+			return 0;
+		fromlen = sizeof(from);
+		n = coro_udp_recvfrom(s->udp, buf_tail(&s->in),
+		    buf_avail(&s->in), &from, &fromlen, CORO_NEVER);
+		if (n == -ECANCELED || coro_cancelled())
+			return 0;
+		if (n < 0) {
+			if (coro_sleep(100) != 0)
+				return 0;
+			continue;
+		}
+		/* only from the server; whole frames, a fault drops the
+		 * rest of the datagram */
+		if (!udp_addr(&from, ip, &port) || port != sport ||
+		    memcmp(ip, sip, 16) != 0)
+			continue;
+		buf_commit(&s->in, (size_t)n);
+		proto_parser_reset(&s->parser);
+		(void)parse(s);
+	}
+}
+
+static int
+udp_subscribe(struct session *s)
+{
+	if (s->o.udp_lease_ms <= 0) {
+		seterr(s, EX_USAGE, "a udp:// URL is for pub and sub only");
+		return -EINVAL;
+	}
+	if (s->writer != NULL)
+		return 0;
+	if ((s->writer = spawn(s, udp_writer_main, "session-udp-writer")) ==
+	    NULL || (s->reader = spawn(s, udp_reader_main,
+	    "session-udp-reader")) == NULL) {
+		seterr(s, EX_OSERR, "cannot start tasks");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Stops the tasks, sends the UNSUBs (best-effort), closes the socket. */
+static void
+udp_close(struct session *s)
+{
+	coro_task **t[2] = { &s->writer, &s->reader };
+	bool subscribed = s->writer != NULL;
+	size_t i;
+
+	s->closing = true;
+	coro_shield_begin();
+	for (i = 0; i < 2; i++) {
+		if (*t[i] == NULL)
+			continue;
+		coro_cancel(*t[i]);
+		(void)coro_join(*t[i], NULL, coro_deadline_in(1000));
+		coro_task_unref(*t[i]);
+		*t[i] = NULL;
+	}
+	if (subscribed)		/* UNSUB what the server may have */
+		(void)udp_send_subs(s, true);
+	coro_shield_end();
+	coro_udp_close(s->udp);
+	s->udp = NULL;
+	s->dead = true;
+	s->connected = false;
+}
+
 void
 session_close(struct session *s)
 {
 	if (s == NULL || s->closing)
 		return;
 	if (s->udp != NULL) {
-		coro_udp_close(s->udp);
-		s->udp = NULL;
-		s->closing = s->dead = true;
-		s->connected = false;
+		udp_close(s);
 		return;
 	}
 	coro_shield_begin();
@@ -1672,10 +1867,8 @@ session_subscribe(struct session *s, const char *subject, const char *group,
 
 	if (can_queue(s) != 0)
 		return NULL;
-	if (s->udp != NULL) {
-		seterr(s, EX_USAGE, "a udp:// URL can only publish");
+	if (s->udp != NULL && udp_subscribe(s) != 0)
 		return NULL;
-	}
 	if (!subject_valid_sub(subject, strlen(subject))) {
 		seterr(s, EX_DATAERR, "invalid subject \"%s\"", subject);
 		return NULL;
@@ -1710,9 +1903,11 @@ session_subscribe(struct session *s, const char *subject, const char *group,
 		sub->q = q;
 	}
 	snprintf(sid, sizeof(sid), "%" PRIu64, sub->sid);
-	if (proto_put_sub(&s->out, (struct proto_str){ subject,
-	    strlen(subject) }, (struct proto_str){ group, group != NULL ?
-	    strlen(group) : 0 }, (struct proto_str){ sid, strlen(sid) }) != 0)
+	/* udp: the writer sends a SUB for every subscription */
+	if (s->udp == NULL && proto_put_sub(&s->out, (struct proto_str){
+	    subject, strlen(subject) }, (struct proto_str){ group,
+	    group != NULL ? strlen(group) : 0 }, (struct proto_str){ sid,
+	    strlen(sid) }) != 0)
 		goto fail;
 	trace(s, '>', "SUB %s%s%s %s", subject, group != NULL ? " " : "",
 	    group != NULL ? group : "", sid);

@@ -140,7 +140,7 @@ add_user(struct auth *a, const char *name, char *err, size_t errlen)
 static char *
 read_token(const char *path, char *err, size_t errlen)
 {
-	char buf[AUTH_TOKEN_FILE_MAX], *nl;
+	char *buf, *nl;
 	size_t n;
 	FILE *fp;
 
@@ -149,17 +149,25 @@ read_token(const char *path, char *err, size_t errlen)
 		    strerror(errno));
 		return NULL;
 	}
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	/* on the heap: task stacks are small */
+	if ((buf = malloc(AUTH_TOKEN_FILE_MAX)) == NULL) {
+		fclose(fp);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	n = fread(buf, 1, AUTH_TOKEN_FILE_MAX - 1, fp);
 	fclose(fp);
 	buf[n] = '\0';
 	if ((nl = strpbrk(buf, "\r\n")) != NULL)
 		*nl = '\0';
 	if (buf[0] == '\0') {
+		free(buf);
 		snprintf(err, errlen, "auth.token_file: %s: empty", path);
 		return NULL;
 	}
 	nl = strdup(buf);
-	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(buf, AUTH_TOKEN_FILE_MAX);
+	free(buf);
 	if (nl == NULL)
 		snprintf(err, errlen, "out of memory");
 	return nl;

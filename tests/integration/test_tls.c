@@ -59,6 +59,8 @@ nap(int ms)
 }
 
 /* Runs a shell command, its output (stdout and stderr) in *out. */
+static int run(char **, const char *, ...) __attribute__((format(printf, 2, 3)));
+
 static int
 run(char **out, const char *fmt, ...)
 {
