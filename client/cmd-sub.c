@@ -6,7 +6,8 @@
  * or as -F FORMAT says (mosquitto_sub's %-directives and \-escapes).
  * It exits 0 after -C messages, 75 when -W passes first, and otherwise
  * runs until interrupted, reconnecting and resubscribing when the server
- * goes away.
+ * goes away.  With a udp:// server the session subscribes by datagram,
+ * renewing the lease (--lease) every third of it.
  */
 #include "config.h"
 
@@ -25,8 +26,9 @@
 #include "session.h"
 
 #define SUB_MAX_SUBJECTS	64
+#define SUB_LEASE_MS		30000	/* corobusd's datagram.lease */
 
-enum { OPT_QUEUE = 256, OPT_HEADERS, OPT_JSON, OPT_HELP };
+enum { OPT_QUEUE = 256, OPT_HEADERS, OPT_JSON, OPT_LEASE, OPT_HELP };
 
 static const struct option sub_opts[] = {
 	{ "topic", required_argument, NULL, 't' },
@@ -38,6 +40,7 @@ static const struct option sub_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-newline", no_argument, NULL, 'N' },
 	{ "format", required_argument, NULL, 'F' },
+	{ "lease", required_argument, NULL, OPT_LEASE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -319,7 +322,7 @@ cmd_sub(int argc, char **argv)
 	const char *group = NULL;
 	size_t nsubjects = 0, i;
 	uint64_t count = 0, got = 0;
-	int64_t wait_ms = -1, deadline;
+	int64_t wait_ms = -1, lease_ms = SUB_LEASE_MS, deadline;
 	struct sub_out out = { false, false, false, true, NULL };
 	struct session_opts so;
 	struct session *s = NULL;
@@ -352,6 +355,13 @@ cmd_sub(int argc, char **argv)
 			break;
 		case OPT_QUEUE:
 			group = optarg;
+			break;
+		case OPT_LEASE:
+			if (cli_parse_duration(optarg, &lease_ms) == -1 ||
+			    lease_ms == 0)
+				return cli_usage_error("sub", "--lease: bad "
+				    "duration \"%s\" (seconds, or 500ms, 2m)",
+				    optarg);
 			break;
 		case 'v':
 			out.verbose = true;
@@ -396,6 +406,7 @@ cmd_sub(int argc, char **argv)
 
 	if ((rc = cli_session_opts(&so, true)) != EX_OK)
 		return rc;
+	so.udp_lease_ms = lease_ms;	/* udp:// only */
 	if ((s = session_new(&so)) == NULL || session_connect(s) != 0) {
 		rc = session_fail(s);
 		goto out;

@@ -16,7 +16,7 @@ const struct cmd_entry cmd_table[] = {
 	    "[--reply subject] [--sleep duration] [-t] subject [message]",
 	    "publish a message", cmd_pub },
 	{ "sub", "[-Nv] [-C count] [-F format] [-W duration] [--headers] "
-	    "[--json] [--queue group] [-t] subject ...",
+	    "[--json] [--lease duration] [--queue group] [-t] subject ...",
 	    "print the messages published on subjects", cmd_sub },
 	{ "req", "[-C count] [-H 'K: V'] [--raw] [--replies count] "
 	    "[--timeout duration] subject [message]",

@@ -1418,14 +1418,14 @@ reader_main(void *arg)
 /*
  * The server keeps our subscriptions in a lease for this socket's
  * address while SUBs keep coming: the writer sends one datagram of
- * CONNECT (with the token), the UNSUBs queued and a SUB for every
- * subscription when woken and every third of the lease, and the reader
- * takes each datagram that comes from the server as whole frames (MSG,
- * HMSG, PONG).  Nothing is confirmed: best-effort, at most once.
+ * CONNECT (with the token), what was queued (UNSUBs, a flush's PING)
+ * and a SUB for every subscription when woken and every third of the
+ * lease, and the reader takes each datagram that comes from the server
+ * as whole frames (MSG, HMSG, PONG).  Best-effort, at most once.
  */
 
-/* One datagram: CONNECT, s->out (UNSUBs), then a SUB, or with unsub an
- * UNSUB, for each subscription.  0 (also when there was nothing to
+/* One datagram: CONNECT, s->out (UNSUBs, PING), then a SUB, or with
+ * unsub an UNSUB, for each subscription.  0 (also when there was nothing to
  * send or the send failed: the next round tries again), or -EMSGSIZE. */
 static int
 udp_send_subs(struct session *s, bool unsub)
@@ -1831,8 +1831,10 @@ session_flush(struct session *s, int64_t deadline)
 
 	if ((rc = can_queue(s)) != 0)
 		return rc;
-	if (s->udp != NULL)
-		return 0;	/* datagrams: nothing to wait for */
+	/* udp: nothing to wait for when only publishing; else the PING
+	 * goes out with the SUBs, and the PONG says they were taken */
+	if (s->udp != NULL && s->writer == NULL)
+		return 0;
 	if (s->npongs == s->pongcap) {
 		n = reallocarray(s->pongs, s->pongcap ? s->pongcap * 2 : 8,
 		    sizeof(*n));

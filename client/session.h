@@ -73,6 +73,10 @@ struct session_opts {
 	 * 65536). */
 	size_t			 max_pending_bytes;
 	size_t			 max_pending_msgs;
+	/* udp://: the server's subscription lease (its datagram.lease);
+	 * the SUBs are sent again every third of it.  0: no subscribing
+	 * on a udp:// URL, publishing only. */
+	int64_t			 udp_lease_ms;
 	/* Lifecycle events; NULL: "corobus: disconnected from X,
 	 * reconnecting" and "corobus: reconnected to Y" on stderr unless
 	 * quiet.  Runs on a session task; it must not suspend. */
@@ -183,7 +187,10 @@ int	 session_flush(struct session *, int64_t deadline);
  * NULL too, into the subscription's own queue (session_sub_next()).
  * Subscriptions survive reconnects.  NULL on error (-EINVAL bad subject
  * or group, -ENOTCONN, -ENOMEM) with session_error() set.  Never
- * suspends (the SUB is queued).
+ * suspends (the SUB is queued).  On a udp:// session (udp_lease_ms set)
+ * the SUBs go out in one datagram, again every third of the lease, and
+ * messages come as datagrams (best-effort, at most once); the UNSUBs go
+ * out on close.
  */
 struct session_sub *session_subscribe(struct session *, const char *subject,
 	    const char *group, session_msg_cb cb, void *arg, coro_queue *q);

@@ -970,6 +970,53 @@ test_client_sub_wait_timeout(void **state)
 	    "(fewer than -C)\n");
 }
 
+/* ---- sub over udp:// ---- */
+
+static void
+test_client_sub_udp(void **state)
+{
+	struct h_daemon *d;
+	struct proc *s, *p;
+	char tcp[64], udp[64], bad[64];
+	int port = free_port();
+
+	(void)state;
+	d = h_daemon_new();
+	h_daemon_conf(d, "listeners:\n"
+	    "  - { address: \"127.0.0.1:0\" }\n"
+	    "  - { protocol: datagram, address: \"127.0.0.1:%d\" }\n"
+	    "auth: { token: s3cret }\n", port);
+	h_daemon_start(d, NULL);
+	snprintf(tcp, sizeof(tcp), "nats://s3cret@127.0.0.1:%d", d->port);
+	snprintf(udp, sizeof(udp), "udp://s3cret@127.0.0.1:%d", port);
+	snprintf(bad, sizeof(bad), "udp://wrong@127.0.0.1:%d", port);
+	/* the PONG to the SUB datagram confirms it; the lease is renewed */
+	s = SUB(udp, "-v", "-C", "2", "--lease", "600ms", "ud.*");
+	assert_int_equal(run(&p, NULL, tcp, "pub", "ud.a", "one",
+	    (char *)NULL), 0);
+	nap(1000);
+	assert_int_equal(run(&p, NULL, tcp, "pub", "ud.b", "two",
+	    (char *)NULL), 0);
+	assert_int_equal(finish(s, RUN_MS), 0);
+	assert_out(s, "ud.a one\nud.b two\n");
+	/* --json, and -W */
+	s = SUB(udp, "--json", "-W", "1", "-C", "2", "ud.j");
+	assert_int_equal(run(&p, NULL, tcp, "pub", "-H", "K: v", "ud.j",
+	    "x", (char *)NULL), 0);
+	assert_int_equal(finish(s, RUN_MS), 75);
+	assert_out(s, "{\"data\":\"x\",\"headers\":{\"K\":[\"v\"]},"
+	    "\"size\":1,\"subject\":\"ud.j\"}\n");
+	assert_err_has(s, "corobus: timed out after 1s with 1 message");
+	/* a refused token: no PONG */
+	assert_int_equal(run(&p, NULL, NULL, "--timeout", "500ms", "-L", bad,
+	    "sub", "ud.x", (char *)NULL), 75);
+	assert_err_has(p, "did not confirm the subscription");
+	/* other commands do not take udp:// */
+	assert_int_equal(run(&p, NULL, udp, "req", "ud.r", "x",
+	    (char *)NULL), 64);
+	assert_err(p, "corobus: a udp:// URL is for pub and sub only\n");
+}
+
 static void
 test_client_auth_refused(void **state)
 {
@@ -1462,6 +1509,7 @@ main(void)
 		T(test_client_unreachable),
 		T(test_client_name_resolution),
 		T(test_client_sub_wait_timeout),
+		T(test_client_sub_udp),
 		T(test_client_auth_refused),
 		T(test_client_server_errors),
 		T(test_client_env_and_config),
