@@ -416,8 +416,8 @@ nconn_open(struct run *r, struct nconn *c, const char *extra)
 	}
 	c->fd = coro_stream_fd(c->s);
 	/* the server speaks first; nothing follows INFO before CONNECT */
-	while ((nl = memchr(c->rbuf, '\n', c->rlen)) == NULL ||
-	    c->rbuf == NULL) {
+	while (c->rbuf == NULL ||
+	    (nl = memchr(c->rbuf, '\n', c->rlen)) == NULL) {
 		if ((n = nconn_read(c, deadline)) <= 0)
 			return n == 0 ? -ECONNRESET : (int)n;
 	}

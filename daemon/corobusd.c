@@ -82,12 +82,15 @@ check_auth_tls(const struct conf *conf)
 	struct auth *a;
 	char err[1024];
 
-	if (auth_load(conf, &a, err, sizeof(err)) != 0 ||
-	    tls_check(conf, err, sizeof(err)) != 0) {
+	if (auth_load(conf, &a, err, sizeof(err)) != 0) {
 		fprintf(stderr, "corobusd: %s\n", err);
 		return -1;
 	}
 	auth_free(a);
+	if (tls_check(conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "corobusd: %s\n", err);
+		return -1;
+	}
 	return 0;
 }
 

@@ -499,7 +499,7 @@ chk_connect(void *arg, const char *json, size_t len)
 {
 	struct dgram_rx *rx = arg;
 	json_t *o, *tok;
-	bool ok;
+	bool ok, given;
 
 	if (rx->frames++ != 0)
 		return DGRAM_EGARBAGE;	/* CONNECT only comes first */
@@ -509,16 +509,17 @@ chk_connect(void *arg, const char *json, size_t len)
 		return DGRAM_EGARBAGE;
 	}
 	tok = json_object_get(o, "auth_token");
-	ok = json_is_string(tok) && auth_token_ok(rx->d->srv,
-	    json_string_value(tok), json_string_length(tok));
-	json_decref(o);
+	given = json_is_string(tok);
+	ok = given && auth_token_ok(rx->d->srv, json_string_value(tok),
+	    json_string_length(tok));
+	json_decref(o);		/* tok goes with it */
 	if (ok)
 		rx->auth_ok = true;
 	else if (auth_required(rx->d->srv)) {
 		/* a wrong token (a hashed one costs a hash to check)
 		 * empties the source's bucket, and more: refused for
 		 * about burst/rate seconds */
-		if (json_is_string(tok))
+		if (given)
 			rx->src->tokens = -(double)
 			    rx->d->srv->conf->datagram.burst;
 		return DGRAM_EAUTH;

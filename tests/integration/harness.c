@@ -58,8 +58,8 @@ remaining(int64_t deadline)
 	return left > 0 ? (int)left : 0;
 }
 
-static void
-sleep_ms(int ms)
+void
+h_nap(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
@@ -77,6 +77,38 @@ h_json_int(const char *json, const char *key)
 	if ((p = strstr(json, pat)) == NULL)
 		return -1;
 	return strtoll(p + strlen(pat), NULL, 10);
+}
+
+int
+h_free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd, port;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
+		fail_msg("socket: %s", strerror(errno));
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+void
+h_append(char **buf, size_t *len, const void *data, size_t n)
+{
+	char *nb;
+
+	if ((nb = realloc(*buf, *len + n + 1)) == NULL)
+		fail_msg("out of memory");
+	memcpy(nb + *len, data, n);
+	*len += n;
+	nb[*len] = '\0';
+	*buf = nb;
 }
 
 static char *
@@ -221,6 +253,13 @@ h_cleanup(void)
 	return rc;
 }
 
+int
+h_group_teardown(void **state)
+{
+	(void)state;
+	return h_cleanup();
+}
+
 /* ---- daemons ---- */
 
 struct h_daemon *
@@ -322,7 +361,7 @@ h_daemon_log_wait(struct h_daemon *d, const char *text, int timeout_ms)
 			return true;
 		if (h_now_ms() >= deadline)
 			return false;
-		sleep_ms(10);
+		h_nap(10);
 	}
 }
 
@@ -435,7 +474,7 @@ h_daemon_start(struct h_daemon *d, ...)
 		free(log);
 		if (h_now_ms() >= deadline)
 			fail_msg("corobusd not ready within %d ms", H_START_MS);
-		sleep_ms(5);
+		h_nap(5);
 	}
 }
 
@@ -447,6 +486,15 @@ h_daemon_run(const char *extra)
 	h_daemon_conf(d, "listeners: [{address: \"127.0.0.1:0\"}]\n%s\n",
 	    extra);
 	h_daemon_start(d, NULL);
+	return d;
+}
+
+struct h_daemon *
+h_daemon_shared(void)
+{
+	struct h_daemon *d = h_daemon_run("");
+
+	h_share_all();
 	return d;
 }
 
@@ -482,7 +530,7 @@ h_daemon_wait(struct h_daemon *d, int timeout_ms)
 		}
 		if (h_now_ms() >= deadline)
 			return -1;
-		sleep_ms(5);
+		h_nap(5);
 	}
 }
 
@@ -511,6 +559,13 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	(void)ftw;
 	(void)remove(path);
 	return 0;
+}
+
+int
+h_rm_dir(const char *dir)
+{
+	(void)nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	return access(dir, F_OK) == 0 ? -1 : 0;
 }
 
 void
@@ -604,6 +659,151 @@ h_corobusd_run(char **out, ...)
 	else
 		free(buf);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---- corobus(1), the client ---- */
+
+const char *
+h_corobus_path(void)
+{
+	const char *p = getenv("COROBUS");
+
+	if (p == NULL || *p == '\0')
+		fail_msg("COROBUS is not set: run through `make check`, or "
+		    "set it to the corobus binary");
+	return p;
+}
+
+int
+h_client_env(char *dir, bool config)
+{
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return -1;
+	}
+	if (config)
+		setenv("XDG_CONFIG_HOME", dir, 1);
+	unsetenv("COROBUS_URL");
+	unsetenv("COROBUS_CONTEXT");
+	unsetenv("COROBUS_PASSWORD");
+	return 0;
+}
+
+pid_t
+h_corobus_spawn(const char **argv, const char *input, void (*child)(void),
+    int *outfd, int *errfd)
+{
+	int in[2], out[2], err[2];
+	pid_t parent = getpid(), pid;
+	size_t len;
+	ssize_t w;
+
+	argv[0] = h_corobus_path();
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	    pipe2(err, O_CLOEXEC) == -1)
+		fail_msg("pipe: %s", strerror(errno));
+	if ((pid = fork()) == -1)
+		fail_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != parent)
+			_exit(127);
+		if (child != NULL)
+			child();
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		dup2(err[1], STDERR_FILENO);
+		execv(argv[0], (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	if (input != NULL)
+		for (len = strlen(input); len > 0; len -= (size_t)w,
+		    input += w)
+			if ((w = write(in[1], input, len)) <= 0)
+				break;
+	close(in[1]);
+	*outfd = out[0];
+	*errfd = err[0];
+	return pid;
+}
+
+/* ---- nats-server ---- */
+
+const char *
+h_nats_server_path(void)
+{
+	static char path[512];
+	const char *env = getenv("PATH");
+	char *copy, *dir, *save = NULL;
+
+	if (env == NULL || (copy = strdup(env)) == NULL)
+		return NULL;
+	for (dir = strtok_r(copy, ":", &save); dir != NULL;
+	    dir = strtok_r(NULL, ":", &save)) {
+		snprintf(path, sizeof(path), "%s/nats-server", dir);
+		if (access(path, X_OK) == 0) {
+			free(copy);
+			return path;
+		}
+	}
+	free(copy);
+	return NULL;
+}
+
+void
+h_nats_server_start(pid_t *pid, const char *bin, int port, ...)
+{
+	const char *argv[H_MAX_ARGS + 2];
+	pid_t parent = getpid();
+	int64_t deadline;
+	size_t n = 0;
+	va_list ap;
+	int null;
+
+	argv[n++] = bin;
+	va_start(ap, port);
+	while ((argv[n] = va_arg(ap, const char *)) != NULL)
+		if (++n == H_MAX_ARGS) {
+			va_end(ap);
+			fail_msg("too many arguments");
+		}
+	va_end(ap);
+	if ((*pid = fork()) == -1)
+		fail_msg("fork: %s", strerror(errno));
+	if (*pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != parent)
+			_exit(127);
+		if ((null = open("/dev/null", O_RDWR)) != -1) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		execv(bin, (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	for (deadline = h_now_ms() + H_START_MS; h_now_ms() < deadline;
+	    h_nap(20))
+		if (h_try_connect(port) == 0)
+			return;
+	if (h_try_connect(port) != 0)
+		fail_msg("nats-server did not listen on %d", port);
+}
+
+void
+h_nats_server_stop(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGTERM);
+		(void)waitpid(*pid, NULL, 0);
+		*pid = -1;
+	}
 }
 
 /* ---- raw connections ---- */

@@ -86,6 +86,46 @@ long		 h_daemon_rss_kb(struct h_daemon *);
  * status, or -1. */
 int		 h_corobusd_run(char **out, ...) __attribute__((sentinel));
 
+/* A daemon as h_daemon_run("") would make, shared by every test of the
+ * group (h_share_all()): for group setups. */
+struct h_daemon	*h_daemon_shared(void);
+/* cmocka group teardown: h_cleanup(). */
+int		 h_group_teardown(void **state);
+
+/* ---- corobus(1), the client ---- */
+
+/* $COROBUS, the client binary; fails the test when it is not set. */
+const char	*h_corobus_path(void);
+/* Forks $COROBUS with the NULL-terminated argv, whose argv[0] it sets to
+ * h_corobus_path(): stdin a pipe that gets input (NULL: nothing) and is
+ * then closed, stdout and stderr pipes whose read ends (close-on-exec)
+ * go to *outfd and *errfd.  In the child, which dies with the test
+ * process, child (may be NULL) runs first, then SIGPIPE, SIGINT and
+ * SIGTERM are reset to their defaults.  Returns its pid; fails the test
+ * when a pipe or the fork fails.  Reaping it is the caller's. */
+/* Makes the directory dir (a mkdtemp(3) template, rewritten in place)
+ * for the client's files and keeps the user's setup out of the clients
+ * run from now on: COROBUS_URL, COROBUS_CONTEXT and COROBUS_PASSWORD are
+ * unset, and XDG_CONFIG_HOME is dir when config.  0, or -1 (after a
+ * perror) when the directory cannot be made. */
+int		 h_client_env(char *dir, bool config);
+pid_t		 h_corobus_spawn(const char **argv, const char *input,
+		    void (*child)(void), int *outfd, int *errfd);
+
+/* ---- nats-server ---- */
+
+/* The first executable nats-server on $PATH (static buffer), or NULL. */
+const char	*h_nats_server_path(void);
+/* Runs bin (a nats-server) with the NULL-terminated arguments, stdin,
+ * stdout and stderr on /dev/null; it dies with the test process.  *pid
+ * is set as soon as it is forked, so that a teardown can stop it even
+ * when this fails the test: when nothing accepts on 127.0.0.1:port
+ * within H_START_MS. */
+void		 h_nats_server_start(pid_t *pid, const char *bin, int port,
+		    ...) __attribute__((sentinel));
+/* SIGTERM and reaps *pid when it is > 0, then sets it to -1. */
+void		 h_nats_server_stop(pid_t *pid);
+
 /* ---- raw connections ---- */
 
 struct h_conn	*h_conn_tcp(int port);
@@ -121,7 +161,19 @@ struct h_conn	*h_client(int port);
 
 /* ---- misc ---- */
 
+/* Removes dir and everything below it: 0, or -1 when it is still
+ * there. */
+int		 h_rm_dir(const char *dir);
+
 int64_t		 h_now_ms(void);
+/* Sleeps ms milliseconds (on after a signal). */
+void		 h_nap(int ms);
+/* A free loopback TCP port (nothing listens on it afterwards). */
+int		 h_free_port(void);
+/* Appends n bytes to the malloc'd buffer *buf of *len bytes, keeping
+ * it NUL-terminated (an empty append makes "" of NULL). */
+void		 h_append(char **buf, size_t *len, const void *data,
+		    size_t n);
 /* The integer value of "key": in a JSON line, or -1. */
 long long	 h_json_int(const char *json, const char *key);
 /* Marks everything made so far as shared (kept after h_test_teardown):

@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -60,14 +59,6 @@ static const char *const json_keys[] = {
 };
 
 /* ---- helpers ---- */
-
-static void
-nap(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 /* The whole of a file (malloc'd, NUL-terminated; "" when missing). */
 static char *
@@ -107,15 +98,12 @@ count_lines(const char *s)
 static struct brun *
 start(const char *target, ...)
 {
-	const char *argv[MAX_ARGS + 4], *bin = getenv("COROBUS");
+	const char *argv[MAX_ARGS + 4], *bin = h_corobus_path();
 	pid_t parent = getpid();
 	struct brun *b;
 	va_list ap;
 	int n = 0, fd;
 
-	if (bin == NULL || *bin == '\0')
-		fail_msg("COROBUS is not set: run through `make check`, or "
-		    "set it to the corobus binary");
 	if (nruns == MAX_RUNS)
 		fail_msg("too many runs in one test");
 	b = &runs[nruns];
@@ -175,7 +163,7 @@ finish(struct brun *b, int ms)
 			print_error("run killed after %d ms\n", ms);
 			return -1;
 		}
-		nap(10);
+		h_nap(10);
 	}
 	return WIFEXITED(b->status) ? WEXITSTATUS(b->status) : -1;
 }
@@ -197,7 +185,7 @@ wait_err(struct brun *b, const char *text, int ms)
 			fail_msg("no \"%s\" on stderr within %d ms:\n%s", text,
 			    ms, e);
 		free(e);
-		nap(20);
+		h_nap(20);
 	}
 }
 
@@ -462,18 +450,9 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	daemon_ = h_daemon_run("");
+	daemon_ = h_daemon_shared();
 	snprintf(url, sizeof(url), "127.0.0.1:%d", daemon_->port);
-	h_share_all();
 	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	daemon_ = NULL;
-	return h_cleanup();
 }
 
 #define T(f)	cmocka_unit_test_teardown(f, teardown)
@@ -490,22 +469,14 @@ main(void)
 		T(test_bench_usage_errors),
 		T(test_bench_unreachable),
 	};
-	char cmd[128];
 	int rc;
 
 	/* no user configuration, no inherited server or credentials */
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/corobus-tb.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (h_client_env(tmpdir, true) == -1)
 		return 1;
-	}
-	setenv("XDG_CONFIG_HOME", tmpdir, 1);
-	unsetenv("COROBUS_URL");
-	unsetenv("COROBUS_CONTEXT");
-	unsetenv("COROBUS_PASSWORD");
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
+	rc = cmocka_run_group_tests(tests, group_setup, h_group_teardown);
+	if (h_rm_dir(tmpdir) != 0)
 		fprintf(stderr, "test_bench: cannot remove %s\n", tmpdir);
 	return rc;
 }

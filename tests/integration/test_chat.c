@@ -17,12 +17,8 @@
 
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -63,38 +58,6 @@ static pid_t		 natsd = -1;
 
 /* ---- helpers ---- */
 
-static void
-nap(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static const char *
-client_path(void)
-{
-	const char *p = getenv("COROBUS");
-
-	if (p == NULL || *p == '\0')
-		fail_msg("COROBUS is not set: run through `make check`, or "
-		    "set it to the corobus binary");
-	return p;
-}
-
-static void
-append(char **buf, size_t *len, const char *data, size_t n)
-{
-	char *nb;
-
-	if ((nb = realloc(*buf, *len + n + 1)) == NULL)
-		fail_msg("out of memory");
-	memcpy(nb + *len, data, n);
-	*len += n;
-	nb[*len] = '\0';
-	*buf = nb;
-}
-
 /* Reads what the client wrote (waiting up to ms), reaps it at the end. */
 static void
 pump(struct chat *c, int ms)
@@ -119,9 +82,9 @@ pump(struct chat *c, int ms)
 				continue;
 			got = read(pfd[i].fd, buf, sizeof(buf));
 			if (got > 0 && pfd[i].fd == c->fd)
-				append(&c->out, &c->outlen, buf, (size_t)got);
+				h_append(&c->out, &c->outlen, buf, (size_t)got);
 			else if (got > 0)
-				append(&c->err, &c->errlen, buf, (size_t)got);
+				h_append(&c->err, &c->errlen, buf, (size_t)got);
 			else if (got == 0 || errno != EINTR) {
 				/* a pty master says EIO once the child is
 				 * gone */
@@ -134,7 +97,7 @@ pump(struct chat *c, int ms)
 			}
 		}
 	} else if (n == 0 && ms > 0)
-		nap(ms < 10 ? ms : 10);
+		h_nap(ms < 10 ? ms : 10);
 	if (!c->done && waitpid(c->pid, &c->status, WNOHANG) == c->pid)
 		c->done = true;
 }
@@ -147,8 +110,8 @@ chat_new(void)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fail_msg("out of memory");
 	c->errfd = -1;
-	append(&c->out, &c->outlen, "", 0);
-	append(&c->err, &c->errlen, "", 0);
+	h_append(&c->out, &c->outlen, "", 0);
+	h_append(&c->err, &c->errlen, "", 0);
 	c->next = chats;
 	chats = c;
 	return c;
@@ -193,7 +156,7 @@ pty_start_v(int port, int color, va_list ap)
 	int fl;
 
 	snprintf(url, sizeof(url), "127.0.0.1:%d", port);
-	argv[n++] = client_path();
+	argv[n++] = h_corobus_path();
 	argv[n++] = "-L";
 	argv[n++] = url;
 	argv[n++] = "chat";
@@ -374,20 +337,24 @@ joined(struct chat *c, const char *nick, const char *room)
 static struct chat *
 script(int port, const char *input, ...) __attribute__((sentinel));
 
+/* The child side of script(): its own session, the test environment. */
+static void
+script_child(void)
+{
+	(void)setsid();
+	child_env(0);
+}
+
 static struct chat *
 script(int port, const char *input, ...)
 {
 	const char *argv[MAX_ARGS + 6];
 	char url[64];
-	int in[2], out[2], err[2];
-	pid_t parent = getpid();
 	struct chat *c = chat_new();
-	size_t n = 0, len;
-	ssize_t w;
+	size_t n = 1;
 	va_list ap;
 
 	snprintf(url, sizeof(url), "127.0.0.1:%d", port);
-	argv[n++] = client_path();
 	argv[n++] = "-L";
 	argv[n++] = url;
 	argv[n++] = "chat";
@@ -396,32 +363,8 @@ script(int port, const char *input, ...)
 		if (++n == MAX_ARGS)
 			fail_msg("too many arguments");
 	va_end(ap);
-	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
-	    pipe2(err, O_CLOEXEC) == -1)
-		fail_msg("pipe: %s", strerror(errno));
-	if ((c->pid = fork()) == -1)
-		fail_msg("fork: %s", strerror(errno));
-	if (c->pid == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-		    getppid() != parent)
-			_exit(127);
-		(void)setsid();
-		child_env(0);
-		dup2(in[0], STDIN_FILENO);
-		dup2(out[1], STDOUT_FILENO);
-		dup2(err[1], STDERR_FILENO);
-		execv(argv[0], (char *const *)(uintptr_t)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	close(err[1]);
-	for (len = strlen(input); len > 0; len -= (size_t)w, input += w)
-		if ((w = write(in[1], input, len)) <= 0)
-			break;
-	close(in[1]);
-	c->fd = out[0];
-	c->errfd = err[0];
+	c->pid = h_corobus_spawn(argv, input, script_child, &c->fd,
+	    &c->errfd);
 	return c;
 }
 
@@ -833,7 +776,7 @@ test_chat_colors_history(void **state)
 	while ((ch = fgetc(f)) != EOF) {
 		char c = (char)ch;
 
-		append(&text, &len, &c, 1);
+		h_append(&text, &len, &c, 1);
 	}
 	fclose(f);
 	/* libedit writes spaces as \040 */
@@ -851,83 +794,32 @@ test_chat_colors_history(void **state)
 
 /* ---- against nats-server ---- */
 
-static char *
+/* nats-server on $PATH, or in /usr/sbin (NULL when neither). */
+static const char *
 which_nats_server(void)
 {
-	static char path[512];
-	const char *env = getenv("PATH");
-	char *copy, *dir, *save = NULL;
+	const char *bin = h_nats_server_path();
 
-	if (env == NULL)
-		return NULL;
-	copy = strdup(env);
-	for (dir = strtok_r(copy, ":", &save); dir != NULL;
-	    dir = strtok_r(NULL, ":", &save)) {
-		snprintf(path, sizeof(path), "%s/nats-server", dir);
-		if (access(path, X_OK) == 0) {
-			free(copy);
-			return path;
-		}
-	}
-	free(copy);
-	if (access("/usr/sbin/nats-server", X_OK) == 0)
-		return strcpy(path, "/usr/sbin/nats-server");
-	return NULL;
-}
-
-static int
-free_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd, port;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
-	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
-		fail_msg("socket: %s", strerror(errno));
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
+	if (bin == NULL && access("/usr/sbin/nats-server", X_OK) == 0)
+		bin = "/usr/sbin/nats-server";
+	return bin;
 }
 
 static void
 test_chat_nats_server(void **state)
 {
-	char *bin = which_nats_server(), addr[64], portstr[16];
-	pid_t parent = getpid();
-	int64_t deadline;
-	int port, null;
+	const char *bin = which_nats_server();
+	char portstr[16];
 	struct chat *a, *s;
+	int port;
 
 	(void)state;
 	if (bin == NULL)
 		skip();
-	port = free_port();
-	snprintf(addr, sizeof(addr), "127.0.0.1");
+	port = h_free_port();
 	snprintf(portstr, sizeof(portstr), "%d", port);
-	if ((natsd = fork()) == -1)
-		fail_msg("fork: %s", strerror(errno));
-	if (natsd == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-		    getppid() != parent)
-			_exit(127);
-		if ((null = open("/dev/null", O_RDWR)) != -1) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDOUT_FILENO);
-			dup2(null, STDERR_FILENO);
-		}
-		execl(bin, bin, "-a", addr, "-p", portstr, (char *)NULL);
-		_exit(127);
-	}
-	for (deadline = h_now_ms() + 5000; h_now_ms() < deadline; nap(20))
-		if (h_try_connect(port) == 0)
-			break;
-	if (h_try_connect(port) != 0)
-		fail_msg("nats-server did not listen on %d", port);
+	h_nats_server_start(&natsd, bin, port, "-a", "127.0.0.1", "-p",
+	    portstr, (char *)NULL);
 
 	a = JOIN(port, "nat", "n");
 	s = script(port, "over nats-server\n/who\n/msg nat hush\n"
@@ -951,11 +843,7 @@ teardown(void **state)
 		chats = c->next;
 		chat_free(c);
 	}
-	if (natsd > 0) {
-		kill(natsd, SIGTERM);
-		(void)waitpid(natsd, NULL, 0);
-		natsd = -1;
-	}
+	h_nats_server_stop(&natsd);
 	return h_test_teardown(state);
 }
 
@@ -963,17 +851,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	shared = h_daemon_run("");
-	h_share_all();
+	shared = h_daemon_shared();
 	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	shared = NULL;
-	return h_cleanup();
 }
 
 #define T(f)	cmocka_unit_test_teardown(f, teardown)
@@ -994,20 +873,14 @@ main(void)
 		T(test_chat_colors_history),
 		T(test_chat_nats_server),
 	};
-	char cmd[128];
 	int rc;
 
+	/* XDG_CONFIG_HOME is set in each client (child_env()) */
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/corobus-chat.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (h_client_env(tmpdir, false) == -1)
 		return 1;
-	}
-	unsetenv("COROBUS_URL");
-	unsetenv("COROBUS_CONTEXT");
-	unsetenv("COROBUS_PASSWORD");
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
+	rc = cmocka_run_group_tests(tests, group_setup, h_group_teardown);
+	if (h_rm_dir(tmpdir) != 0)
 		fprintf(stderr, "test_chat: could not remove %s\n", tmpdir);
 	return rc;
 }

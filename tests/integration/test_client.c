@@ -56,38 +56,6 @@ static pid_t		 natsd = -1;	/* a nats-server we started */
 
 /* ---- helpers ---- */
 
-static void
-nap(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static const char *
-client_path(void)
-{
-	const char *p = getenv("COROBUS");
-
-	if (p == NULL || *p == '\0')
-		fail_msg("COROBUS is not set: run through `make check`, or "
-		    "set it to the corobus binary");
-	return p;
-}
-
-static void
-append(char **buf, size_t *len, const char *data, size_t n)
-{
-	char *nb;
-
-	if ((nb = realloc(*buf, *len + n + 1)) == NULL)
-		fail_msg("out of memory");
-	memcpy(nb + *len, data, n);
-	*len += n;
-	nb[*len] = '\0';
-	*buf = nb;
-}
-
 /* Reads what is there (waiting up to ms) and reaps the process once
  * both pipes are at EOF. */
 static void
@@ -112,9 +80,9 @@ pump(struct proc *p, int ms)
 				continue;
 			n = read(pfd[i].fd, buf, sizeof(buf));
 			if (n > 0 && pfd[i].fd == p->outfd)
-				append(&p->out, &p->outlen, buf, (size_t)n);
+				h_append(&p->out, &p->outlen, buf, (size_t)n);
 			else if (n > 0)
-				append(&p->err, &p->errlen, buf, (size_t)n);
+				h_append(&p->err, &p->errlen, buf, (size_t)n);
 			else if (n == 0 || errno != EINTR) {
 				close(pfd[i].fd);
 				if (pfd[i].fd == p->outfd)
@@ -124,7 +92,7 @@ pump(struct proc *p, int ms)
 			}
 		}
 	} else if (nfd == 0 && ms > 0)
-		nap(ms < 10 ? ms : 10);
+		h_nap(ms < 10 ? ms : 10);
 	if (!p->done && p->outfd == -1 && p->errfd == -1 &&
 	    waitpid(p->pid, &p->status, ms > 0 ? 0 : WNOHANG) == p->pid)
 		p->done = true;
@@ -135,13 +103,9 @@ static struct proc *
 start_v(const char *input, const char *url, va_list ap)
 {
 	const char *argv[MAX_ARGS + 4];
-	int in[2], out[2], err[2];
-	pid_t parent = getpid();
 	struct proc *p;
-	size_t n = 0, len;
-	ssize_t w;
+	size_t n = 1;
 
-	argv[n++] = client_path();
 	if (url != NULL) {
 		argv[n++] = "-L";
 		argv[n++] = url;
@@ -149,41 +113,11 @@ start_v(const char *input, const char *url, va_list ap)
 	while ((argv[n] = va_arg(ap, const char *)) != NULL)
 		if (++n == MAX_ARGS)
 			fail_msg("too many arguments");
-	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
-	    pipe2(err, O_CLOEXEC) == -1)
-		fail_msg("pipe: %s", strerror(errno));
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		fail_msg("out of memory");
-	append(&p->out, &p->outlen, "", 0);
-	append(&p->err, &p->errlen, "", 0);
-	if ((p->pid = fork()) == -1)
-		fail_msg("fork: %s", strerror(errno));
-	if (p->pid == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-		    getppid() != parent)
-			_exit(127);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		dup2(in[0], STDIN_FILENO);
-		dup2(out[1], STDOUT_FILENO);
-		dup2(err[1], STDERR_FILENO);
-		execv(argv[0], (char *const *)(uintptr_t)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	close(err[1]);
-	if (input != NULL) {
-		len = strlen(input);
-		while (len > 0 && (w = write(in[1], input, len)) > 0) {
-			input += w;
-			len -= (size_t)w;
-		}
-	}
-	close(in[1]);
-	p->outfd = out[0];
-	p->errfd = err[0];
+	h_append(&p->out, &p->outlen, "", 0);
+	h_append(&p->err, &p->errlen, "", 0);
+	p->pid = h_corobus_spawn(argv, input, NULL, &p->outfd, &p->errfd);
 	p->next = procs;
 	procs = p;
 	return p;
@@ -340,26 +274,6 @@ subscribed(struct proc *p)
 }
 #define SUB(url, ...)	subscribed(start(NULL, url, "sub", __VA_ARGS__, \
 			    (char *)NULL))
-
-/* A free loopback port (nothing listens on it afterwards). */
-static int
-free_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd, port;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
-	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
-		fail_msg("socket: %s", strerror(errno));
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
 
 static void
 write_file(const char *path, const char *text)
@@ -612,7 +526,7 @@ test_client_queue_groups(void **state)
 		pump(a, 10);
 		pump(b, 10);
 	}
-	nap(100);
+	h_nap(100);
 	pump(a, 0);
 	pump(b, 0);
 	assert_int_equal(stop(a), 0);
@@ -915,7 +829,7 @@ test_client_unreachable(void **state)
 {
 	struct proc *p;
 	char url[64], want[160];
-	int port = free_port();
+	int port = h_free_port();
 
 	(void)state;
 	snprintf(url, sizeof(url), "127.0.0.1:%d", port);
@@ -978,7 +892,7 @@ test_client_sub_udp(void **state)
 	struct h_daemon *d;
 	struct proc *s, *p;
 	char tcp[64], udp[64], bad[64];
-	int port = free_port();
+	int port = h_free_port();
 
 	(void)state;
 	d = h_daemon_new();
@@ -994,7 +908,7 @@ test_client_sub_udp(void **state)
 	s = SUB(udp, "-v", "-C", "2", "--lease", "600ms", "ud.*");
 	assert_int_equal(run(&p, NULL, tcp, "pub", "ud.a", "one",
 	    (char *)NULL), 0);
-	nap(1000);
+	h_nap(1000);
 	assert_int_equal(run(&p, NULL, tcp, "pub", "ud.b", "two",
 	    (char *)NULL), 0);
 	assert_int_equal(finish(s, RUN_MS), 0);
@@ -1114,7 +1028,7 @@ test_client_env_and_config(void **state)
 	snprintf(dir, sizeof(dir), "%s/corobus", tmpdir);
 	(void)mkdir(dir, 0700);
 	snprintf(path, sizeof(path), "%s/client.yaml", dir);
-	snprintf(url, sizeof(url), "127.0.0.1:%d", free_port());
+	snprintf(url, sizeof(url), "127.0.0.1:%d", h_free_port());
 
 	/* COROBUS_URL */
 	setenv("COROBUS_URL", shared_url, 1);
@@ -1201,7 +1115,7 @@ test_client_failover(void **state)
 	struct proc *s, *p;
 
 	(void)state;
-	snprintf(urls, sizeof(urls), "127.0.0.1:%d,%s", free_port(),
+	snprintf(urls, sizeof(urls), "127.0.0.1:%d,%s", h_free_port(),
 	    shared_url);
 	s = SUB(urls, "-C", "1", "fo.x");
 	assert_int_equal(run(&p, NULL, urls, "pub", "fo.x", "over",
@@ -1209,8 +1123,8 @@ test_client_failover(void **state)
 	assert_int_equal(finish(s, RUN_MS), 0);
 	assert_out(s, "over\n");
 	/* both dead: every reason on one line */
-	snprintf(urls, sizeof(urls), "127.0.0.1:%d,127.0.0.1:%d", free_port(),
-	    free_port());
+	snprintf(urls, sizeof(urls), "127.0.0.1:%d,127.0.0.1:%d", h_free_port(),
+	    h_free_port());
 	assert_int_equal(run(&p, NULL, urls, "pub", "fo.x", "x",
 	    (char *)NULL), 69);
 	assert_err_has(p, "corobus: no server available: cannot connect to "
@@ -1273,7 +1187,7 @@ test_client_connection_lost(void **state)
 
 		q = start(NULL, url, "req", "--timeout", "5s", "cl.x",
 		    (char *)NULL);
-		nap(300);
+		h_nap(300);
 		assert_int_equal(h_daemon_stop(d), 0);
 		assert_int_equal(finish(q, RUN_MS), 69);
 		assert_err_has(q, "corobus: connection to ");
@@ -1285,72 +1199,22 @@ test_client_connection_lost(void **state)
 
 /* ---- nats-server ---- */
 
-static char *
-which_nats_server(void)
-{
-	static char path[512];
-	const char *env = getenv("PATH");
-	char *copy, *dir, *save = NULL;
-
-	if (env == NULL)
-		return NULL;
-	copy = strdup(env);
-	for (dir = strtok_r(copy, ":", &save); dir != NULL;
-	    dir = strtok_r(NULL, ":", &save)) {
-		snprintf(path, sizeof(path), "%s/nats-server", dir);
-		if (access(path, X_OK) == 0) {
-			free(copy);
-			return path;
-		}
-	}
-	free(copy);
-	return NULL;
-}
-
 /* Starts nats-server on a free port with more configuration text:
  * its port. */
 static int
 nats_start(const char *more)
 {
-	char *bin = which_nats_server(), conf[192], text[1024];
-	pid_t parent = getpid();
-	int64_t deadline;
-	int port = free_port(), null;
+	const char *bin = h_nats_server_path();
+	char conf[192], text[1024];
+	int port = h_free_port();
 
 	if (bin == NULL)
 		return -1;
 	snprintf(conf, sizeof(conf), "%s/nats.conf", tmpdir);
 	snprintf(text, sizeof(text), "listen: 127.0.0.1:%d\n%s", port, more);
 	write_file(conf, text);
-	if ((natsd = fork()) == -1)
-		fail_msg("fork: %s", strerror(errno));
-	if (natsd == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-		    getppid() != parent)
-			_exit(127);
-		if ((null = open("/dev/null", O_RDWR)) != -1) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDOUT_FILENO);
-			dup2(null, STDERR_FILENO);
-		}
-		execl(bin, bin, "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (deadline = h_now_ms() + 5000; h_now_ms() < deadline; nap(20))
-		if (h_try_connect(port) == 0)
-			return port;
-	fail_msg("nats-server did not listen on %d", port);
-	return -1;
-}
-
-static void
-nats_stop(void)
-{
-	if (natsd > 0) {
-		kill(natsd, SIGTERM);
-		(void)waitpid(natsd, NULL, 0);
-		natsd = -1;
-	}
+	h_nats_server_start(&natsd, bin, port, "-c", conf, (char *)NULL);
+	return port;
 }
 
 static void
@@ -1361,7 +1225,7 @@ test_client_nats_server(void **state)
 	int port;
 
 	(void)state;
-	if (which_nats_server() == NULL) {
+	if (h_nats_server_path() == NULL) {
 		print_message("skip: nats-server is not installed (the client "
 		    "is checked against it when it is)\n");
 		skip();
@@ -1386,7 +1250,7 @@ test_client_nats_server(void **state)
 	assert_int_equal(run(&q, NULL, url, "req", "ns.none", (char *)NULL),
 	    69);
 	assert_err(q, "corobus: no responders on ns.none\n");
-	nats_stop();
+	h_nats_server_stop(&natsd);
 }
 
 static void
@@ -1397,7 +1261,7 @@ test_client_nats_server_auth(void **state)
 	int port;
 
 	(void)state;
-	if (which_nats_server() == NULL) {
+	if (h_nats_server_path() == NULL) {
 		print_message("skip: nats-server is not installed\n");
 		skip();
 	}
@@ -1435,7 +1299,7 @@ test_client_nats_server_auth(void **state)
 	    77);
 	assert_err(q, "corobus: server: Permissions Violation for "
 	    "Subscription to \"secret.x\"\n");
-	nats_stop();
+	h_nats_server_stop(&natsd);
 }
 
 /* ---- main ---- */
@@ -1449,36 +1313,18 @@ teardown(void **state)
 		procs = p->next;
 		proc_free(p);
 	}
-	nats_stop();
+	h_nats_server_stop(&natsd);
 	return h_test_teardown(state);
-}
-
-static int
-rm_tmp(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd);
 }
 
 static int
 group_setup(void **state)
 {
 	(void)state;
-	shared = h_daemon_run("");
+	shared = h_daemon_shared();
 	snprintf(shared_url, sizeof(shared_url), "127.0.0.1:%d",
 	    shared->port);
-	h_share_all();
 	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	shared = NULL;
-	return h_cleanup();
 }
 
 #define T(f)	cmocka_unit_test_teardown(f, teardown)
@@ -1524,17 +1370,11 @@ main(void)
 
 	/* no user configuration, no inherited server or credentials */
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/corobus-tc.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (h_client_env(tmpdir, true) == -1)
 		return 1;
-	}
-	setenv("XDG_CONFIG_HOME", tmpdir, 1);
-	unsetenv("COROBUS_URL");
-	unsetenv("COROBUS_CONTEXT");
-	unsetenv("COROBUS_PASSWORD");
 	/* fake servers end by themselves: no zombies */
 	signal(SIGCHLD, SIG_DFL);
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-	(void)rm_tmp();
+	rc = cmocka_run_group_tests(tests, group_setup, h_group_teardown);
+	(void)h_rm_dir(tmpdir);
 	return rc;
 }

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <nats/nats.h>
 
@@ -37,14 +36,6 @@ static size_t			 nconns, nsubs;
 		fail_msg("%s: %s (%s)", #expr, natsStatus_GetText(s_),	\
 		    nats_GetLastError(NULL));				\
 } while (0)
-
-static void
-nap(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static natsSubscription *
 track_sub(natsSubscription *sub)
@@ -393,7 +384,7 @@ test_nats_drain(void **state)
 	NOK(natsSubscription_WaitForDrainCompletion(sub, NATS_MS));
 	assert_int_equal(atomic_load(&drained_count), N);
 	/* then it is closed (the library may take a moment) */
-	for (deadline = h_now_ms() + 1000; h_now_ms() < deadline; nap(5))
+	for (deadline = h_now_ms() + 1000; h_now_ms() < deadline; h_nap(5))
 		if (!natsSubscription_IsValid(sub))
 			break;
 	assert_false(natsSubscription_IsValid(sub));
@@ -409,7 +400,7 @@ test_nats_drain(void **state)
 		NOK(natsConnection_PublishString(pub, "dr.conn", "y"));
 	NOK(natsConnection_FlushTimeout(pub, NATS_MS));
 	NOK(natsConnection_DrainTimeout(nc2, NATS_MS));
-	for (deadline = h_now_ms() + 3000; h_now_ms() < deadline; nap(10))
+	for (deadline = h_now_ms() + 3000; h_now_ms() < deadline; h_nap(10))
 		if (natsConnection_IsClosed(nc2))
 			break;
 	assert_true(natsConnection_IsClosed(nc2));
@@ -552,7 +543,7 @@ test_nats_reconnect(void **state)
 	h_daemon_conf(d, "listeners: [{address: \"127.0.0.1:%d\"}]\n", port);
 	h_daemon_start(d, NULL);
 	assert_int_equal(d->port, port);
-	for (deadline = h_now_ms() + 5000; h_now_ms() < deadline; nap(10))
+	for (deadline = h_now_ms() + 5000; h_now_ms() < deadline; h_nap(10))
 		if (atomic_load(&reconnects) > 0)
 			break;
 	assert_int_equal(atomic_load(&reconnects), 1);
@@ -569,17 +560,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	shared = h_daemon_run("");
-	h_share_all();
+	shared = h_daemon_shared();
 	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	shared = NULL;
-	return h_cleanup();
 }
 
 #define T(f)	cmocka_unit_test_teardown(f, nats_teardown)
@@ -603,7 +585,7 @@ main(void)
 	};
 	int rc;
 
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	rc = cmocka_run_group_tests(tests, group_setup, h_group_teardown);
 	nats_CloseAndWait(2000);
 	return rc;
 }

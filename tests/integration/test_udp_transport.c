@@ -695,6 +695,7 @@ test_udp_auth_token_required(void **state)
 	fd = udp_socket(u.udp);
 	udp_put(fd, "PUB a 2\r\nno\r\n");
 	udp_put(fd, "CONNECT {\"auth_token\":\"wrong\"}\r\nPUB a 2\r\nno\r\n");
+	h_nap(20);	/* the refill: burst/rate is 0.1 ms here */
 	udp_put(fd, "CONNECT {\"auth_token\":\"s3cret\"}\r\nPUB a 3\r\nyes\r\n");
 	expect_msg(c, "MSG a 1 3", "yes");
 	/* no lease, no PONG without the token */

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -67,14 +66,6 @@ expect_err_close(struct h_conn *c, const char *err)
 {
 	h_expect(c, err, H_IO_MS);
 	assert_true(h_eof(c, H_IO_MS));
-}
-
-static void
-nap(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
 }
 
 /* ---- INFO, handshake, framing ---- */
@@ -203,7 +194,7 @@ test_wire_split_bytes(void **state)
 	for (i = 0; i < len; i++) {
 		h_send(c, frames + i, 1);
 		if (i % 8 == 0)
-			nap(1);	/* let the daemon read each piece */
+			h_nap(1);	/* let the daemon read each piece */
 	}
 	expect_msg(c, "MSG split.a 3 r.1 5", "he\r\no", 5);
 	snprintf(want, sizeof(want), "HMSG split.b 3 %zu %zu", sizeof(hdr) - 1,
@@ -474,7 +465,7 @@ test_wire_max_connections(void **state)
 		}
 		free(info);
 		h_conn_close(c);
-		nap(20);
+		h_nap(20);
 	}
 	assert_true(tries < 50);
 }
@@ -677,7 +668,7 @@ slow_consumer(const char *limits, const char *reason, int pace_ms,
 			p += 2;
 		}
 		if (pace_ms > 0)
-			nap(pace_ms);
+			h_nap(pace_ms);
 		h_send(pub, batch, (size_t)(p - batch));
 		if ((rss = h_daemon_rss_kb(d)) > rss1)
 			rss1 = rss;
@@ -784,7 +775,7 @@ test_wire_stale_connection(void **state)
 			free(line);
 		}
 		if (closed && first_ping < 0)
-			nap(20);
+			h_nap(20);
 	}
 	assert_true(closed);
 	assert_true(err);
@@ -899,7 +890,7 @@ test_wire_lame_duck(void **state)
 	assert_non_null(strstr(info, "\"ldm\":true"));
 	free(info);
 	/* the listener is closed */
-	for (deadline = h_now_ms() + 1000; h_now_ms() < deadline; nap(10))
+	for (deadline = h_now_ms() + 1000; h_now_ms() < deadline; h_nap(10))
 		if ((err = h_try_connect(d->port)) == -ECONNREFUSED)
 			break;
 	assert_int_equal(err, -ECONNREFUSED);
@@ -1027,17 +1018,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	shared = h_daemon_run("");
-	h_share_all();
+	shared = h_daemon_shared();
 	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	shared = NULL;
-	return h_cleanup();
 }
 
 #define T(f)	cmocka_unit_test_teardown(f, h_test_teardown)
@@ -1079,5 +1061,5 @@ main(void)
 		T(test_wire_version),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, h_group_teardown);
 }
