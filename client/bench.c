@@ -1092,7 +1092,8 @@ run_reqrep(struct run *r)
 		if (!r->rr_count || res->interrupted)
 			r->expected = r->sent;
 	}
-	qsort(r->lat, r->nlat, sizeof(*r->lat), cmp_u64);
+	if (r->nlat > 0)	/* lat is NULL when nothing was timed */
+		qsort(r->lat, r->nlat, sizeof(*r->lat), cmp_u64);
 	res->elapsed_s = el;
 	res->gen_cpu_pct = t0 != 0 ? pct(c1 - c0, (double)(now_ns() - t0) /
 	    1e9) : -1;

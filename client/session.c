@@ -1659,6 +1659,9 @@ session_free(struct session *s)
 	for (i = 0; i < s->nservers; i++)
 		server_clear(&s->servers[i]);
 	free(s->servers);
+	/* flushes that timed out (a PONG that never came) leave these */
+	for (i = 0; i < s->npongs; i++)
+		coro_future_unref(s->pongs[i]);
 	free(s->pongs);
 	if (s->wake != NULL)
 		coro_queue_free(s->wake);
