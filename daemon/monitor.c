@@ -443,10 +443,30 @@ conn_cmp(const void *a, const void *b, void *arg)
 	return x->cid < y->cid ? -1 : x->cid > y->cid;
 }
 
+
+/* One subscription as /connz?subs=detail and /subsz?subs=1 show it, in
+ * nats-server's field names. */
+static json_t *
+sub_json(const struct client *c, const struct csub *s)
+{
+	json_t *d = json_object();
+
+	set(d, "account", json_string("$G"));
+	set(d, "subject", json_stringn(s->ss.subject, s->ss.subject_len));
+	if (s->ss.queue != NULL && s->ss.queue_len > 0)
+		set(d, "qgroup", json_stringn(s->ss.queue, s->ss.queue_len));
+	set(d, "sid", json_stringn(csub_sid(s), s->sid_len));
+	set(d, "msgs", json_u64(s->delivered));
+	if (s->max != 0)
+		set(d, "max", json_u64(s->max));
+	set(d, "cid", json_u64(c->cid));
+	return d;
+}
+
 static json_t *
 client_subs(const struct client *c, int mode)
 {
-	json_t *a = json_array(), *d;
+	json_t *a = json_array();
 	const struct csub *s;
 	size_t i;
 
@@ -459,19 +479,7 @@ client_subs(const struct client *c, int mode)
 				    s->ss.subject, s->ss.subject_len));
 				continue;
 			}
-			d = json_object();
-			set(d, "account", json_string("$G"));
-			set(d, "subject", json_stringn(s->ss.subject,
-			    s->ss.subject_len));
-			if (s->ss.queue != NULL && s->ss.queue_len > 0)
-				set(d, "qgroup", json_stringn(s->ss.queue,
-				    s->ss.queue_len));
-			set(d, "sid", json_stringn(csub_sid(s), s->sid_len));
-			set(d, "msgs", json_u64(s->delivered));
-			if (s->max != 0)
-				set(d, "max", json_u64(s->max));
-			set(d, "cid", json_u64(c->cid));
-			json_array_append_new(a, d);
+			json_array_append_new(a, sub_json(c, s));
 		}
 	return a;
 }
@@ -577,7 +585,7 @@ subsz(struct mreq *r, json_t **out)
 	const struct client *c;
 	const struct csub *s;
 	int subs = 0, code;
-	json_t *o, *a, *d;
+	json_t *o, *a;
 	size_t i;
 
 	if ((code = q_bool(r, "subs", &subs, true)) != 0 ||
@@ -612,20 +620,7 @@ subsz(struct mreq *r, json_t **out)
 				if (n++ < offset ||
 				    json_array_size(a) >= limit)
 					continue;
-				d = json_object();
-				set(d, "account", json_string("$G"));
-				set(d, "subject", json_stringn(s->ss.subject,
-				    s->ss.subject_len));
-				if (s->ss.queue != NULL && s->ss.queue_len > 0)
-					set(d, "qgroup", json_stringn(
-					    s->ss.queue, s->ss.queue_len));
-				set(d, "sid", json_stringn(csub_sid(s),
-				    s->sid_len));
-				set(d, "msgs", json_u64(s->delivered));
-				if (s->max != 0)
-					set(d, "max", json_u64(s->max));
-				set(d, "cid", json_u64(c->cid));
-				json_array_append_new(a, d);
+				json_array_append_new(a, sub_json(c, s));
 			}
 	}
 	if (n > 0) {

@@ -55,13 +55,30 @@ stream_event_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the plain transport ---- */
 
+/* A read or write failed with errno: on EAGAIN the direction is not
+ * ready any more (the next edge says when it is) and the caller waits
+ * for it; anything else is the error. */
+static ssize_t
+io_failed(struct coro_stream *s, int dir)
+{
+	int err = errno;
+
+	if (err != EAGAIN && err != EWOULDBLOCK)
+		return -err;
+	if (dir == CORO_READ)
+		s->readable = false;
+	else
+		s->writable = false;
+	s->want = dir;
+	return -EAGAIN;
+}
+
 /* One read(2) or readv(2) of up to total bytes into iov; clears the
  * readable flag when the socket is drained. */
 static ssize_t
 plain_readv(struct coro_stream *s, struct iovec *iov, int niov, size_t total)
 {
 	ssize_t n;
-	int err;
 
 	if (!s->readable) {
 		s->want = CORO_READ;
@@ -71,15 +88,8 @@ plain_readv(struct coro_stream *s, struct iovec *iov, int niov, size_t total)
 		n = niov == 1 ? read(s->fd, iov[0].iov_base, iov[0].iov_len) :
 		    readv(s->fd, iov, niov);
 	while (n == -1 && errno == EINTR);
-	if (n == -1) {
-		err = errno;
-		if (err == EAGAIN || err == EWOULDBLOCK) {
-			s->readable = false;
-			s->want = CORO_READ;
-			return -EAGAIN;
-		}
-		return -err;
-	}
+	if (n == -1)
+		return io_failed(s, CORO_READ);
 	/* A short read drained the socket, and the next byte brings a new
 	 * edge; not a FIN (or reset) that came with the data, but then
 	 * EV_CLOSED said so. */
@@ -142,7 +152,7 @@ plain_write(struct coro_stream *s)
 	struct iovec iov[STREAM_WRITE_IOV];
 	struct msghdr mh;
 	ssize_t n;
-	int i, nv, err;
+	int i, nv;
 
 	if (!s->writable) {
 		s->want = CORO_WRITE;
@@ -171,15 +181,8 @@ plain_write(struct coro_stream *s)
 		else
 			n = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
-	if (n == -1) {
-		err = errno;
-		if (err == EAGAIN || err == EWOULDBLOCK) {
-			s->writable = false;
-			s->want = CORO_WRITE;
-			return -EAGAIN;
-		}
-		return -err;
-	}
+	if (n == -1)
+		return io_failed(s, CORO_WRITE);
 	evbuffer_drain(s->out, (size_t)n);
 	return n;
 }
@@ -188,7 +191,6 @@ static ssize_t
 plain_send(struct coro_stream *s, const void *buf, size_t len)
 {
 	ssize_t n;
-	int err;
 
 	if (!s->writable) {
 		s->want = CORO_WRITE;
@@ -198,15 +200,8 @@ plain_send(struct coro_stream *s, const void *buf, size_t len)
 		n = s->is_socket ? send(s->fd, buf, len, MSG_NOSIGNAL) :
 		    write(s->fd, buf, len);
 	while (n == -1 && errno == EINTR);
-	if (n == -1) {
-		err = errno;
-		if (err == EAGAIN || err == EWOULDBLOCK) {
-			s->writable = false;
-			s->want = CORO_WRITE;
-			return -EAGAIN;
-		}
-		return -err;
-	}
+	if (n == -1)
+		return io_failed(s, CORO_WRITE);
 	return n;
 }
 
