@@ -106,6 +106,9 @@ CORO_HIDDEN void coro__wake(struct coro__waiter *w, int result);
 CORO_HIDDEN int coro__waitq_wait(struct coro__waitq *q, int64_t deadline);
 CORO_HIDDEN int coro__waitq_wake_one(struct coro__waitq *q, int result);
 CORO_HIDDEN void coro__waitq_wake_all(struct coro__waitq *q, int result);
+/* Arms a timer event ms from now (not from libevent's cached time). */
+struct event;
+CORO_HIDDEN int coro__timer_add(struct event *ev, int64_t ms);
 /* -EPERM outside a task, -ECANCELED if cancelled and not shielded, else 0:
  * the check every blocking call makes before trying its syscall. */
 CORO_HIDDEN int coro__checkpoint(void);

@@ -120,7 +120,11 @@ coro_loop_new(void)
 	loop->xfd = -1;
 	if ((cfg = event_config_new()) == NULL)
 		goto fail;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+	/* PRECISE_TIMER: libevent otherwise reads CLOCK_MONOTONIC_COARSE,
+	 * which lags by up to a kernel tick (4 ms at HZ=250), so a sleep
+	 * measured with coro_now() could end that much early. */
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK |
+	    EVENT_BASE_FLAG_PRECISE_TIMER);
 	loop->base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	if (loop->base == NULL)

@@ -312,15 +312,12 @@ coro__wait(struct coro__waiter *w, int64_t deadline)
 	}
 	if (deadline != CORO_NEVER) {
 		int64_t left = deadline - coro_now();
-		struct timeval tv;
 
 		if (left <= 0) {
 			waiter_unlink(w);
 			return -ETIMEDOUT;
 		}
-		tv.tv_sec = left / 1000;
-		tv.tv_usec = (left % 1000) * 1000;
-		evtimer_add(t->timer, &tv);
+		coro__timer_add(t->timer, left);
 		t->timer_armed = true;
 	}
 	w->task = t;

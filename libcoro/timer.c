@@ -31,6 +31,21 @@ ms_to_tv(int64_t ms)
 	return tv;
 }
 
+/*
+ * Arms ev to fire ms from now.  libevent measures a timeout from the time
+ * it cached when the current loop iteration began, which can be several
+ * milliseconds old after a long batch of tasks; a 30 ms sleep would then
+ * end after 27.  Refreshing the cache first makes "from now" mean now.
+ */
+int
+coro__timer_add(struct event *ev, int64_t ms)
+{
+	struct timeval tv = ms_to_tv(ms);
+
+	event_base_update_cache_time(event_get_base(ev));
+	return event_add(ev, &tv) == 0 ? 0 : -EINVAL;
+}
+
 struct later {
 	struct event	*ev;
 	coro_cb		 cb;
@@ -55,7 +70,6 @@ int
 coro_call_later(coro_loop *loop, int64_t ms, coro_cb cb, void *arg)
 {
 	struct later *l;
-	struct timeval tv = ms_to_tv(ms);
 
 	if ((l = malloc(sizeof(*l))) == NULL)
 		return -ENOMEM;
@@ -65,7 +79,7 @@ coro_call_later(coro_loop *loop, int64_t ms, coro_cb cb, void *arg)
 	}
 	l->cb = cb;
 	l->arg = arg;
-	evtimer_add(l->ev, &tv);
+	coro__timer_add(l->ev, ms);
 	return 0;
 }
 
@@ -99,7 +113,6 @@ coro_timer_new(coro_loop *loop, coro_cb cb, void *arg)
 static int
 timer_arm(coro_timer *t, int64_t ms, bool repeat)
 {
-	struct timeval tv = ms_to_tv(ms);
 	struct event_base *base = event_get_base(t->ev);
 
 	event_del(t->ev);
@@ -109,7 +122,7 @@ timer_arm(coro_timer *t, int64_t ms, bool repeat)
 			return -EINVAL;
 		t->repeat = repeat;
 	}
-	return event_add(t->ev, &tv) == 0 ? 0 : -EINVAL;
+	return coro__timer_add(t->ev, ms);
 }
 
 int
