@@ -399,10 +399,8 @@ auth_job_free(struct auth_job *j)
 	}
 }
 
-/* password against stored: on the executor when stored is a hash.
- * Suspends the calling (reader) task. */
-static bool
-check_secret(struct client *c, const char *password, const char *stored)
+bool
+auth_check_secret(struct client *c, const char *password, const char *stored)
 {
 	struct auth_job j = { NULL, NULL, false };
 	int err;
@@ -479,7 +477,7 @@ auth_connect(struct client *c, const char *user, const char *pass,
 	if (token != NULL && user == NULL) {
 		ok = a->token != NULL && (stored = strdup(a->token)) != NULL;
 		if (ok) {
-			ok = check_secret(c, token, stored);
+			ok = auth_check_secret(c, token, stored);
 			/* a reload meanwhile may have changed the token */
 			if (ok && c->srv->auth != a)
 				ok = c->srv->auth->token != NULL &&
@@ -505,7 +503,7 @@ auth_connect(struct client *c, const char *user, const char *pass,
 	}
 	if ((stored = strdup(u->password)) == NULL)
 		return -1;
-	ok = check_secret(c, pass, stored);
+	ok = auth_check_secret(c, pass, stored);
 	/* the users may have been reloaded while the hash ran: the user
 	 * must still exist with the password just checked */
 	u = find_user(c->srv->auth, user);

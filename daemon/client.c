@@ -39,6 +39,10 @@ client_slow_consumer(struct client *c)
 {
 	if (c->closing)
 		return;
+	if (c->route != NULL) {
+		client_close(c, "slow route (pending bytes)", 0);
+		return;
+	}
 	if (c->connected)
 		c->srv->stats.slow_consumers++;
 	client_close(c, "slow consumer (pending bytes)", 0);
@@ -142,7 +146,7 @@ client_writer(void *arg)
 		    buf_len(&c->out));
 		if (n == 0)
 			n = coro_stream_wait_send(c->s, coro_deadline_in(
-			    c->srv->conf->limits.write_deadline));
+			    c->write_deadline));
 		if (n <= 0) {
 			if (n < 0)
 				break;
@@ -151,9 +155,10 @@ client_writer(void *arg)
 		buf_consume(&c->out, (size_t)n);
 	}
 	if (n == -ETIMEDOUT) {
-		if (c->connected)
+		if (c->connected && c->route == NULL)
 			c->srv->stats.slow_consumers++;
-		client_close(c, "slow consumer (write deadline)", 0);
+		client_close(c, c->route != NULL ? "slow route (write deadline)" :
+		    "slow consumer (write deadline)", 0);
 	} else if (n < 0 && n != -ECANCELED)
 		client_close(c, "write error", 0);
 	coro_task_unref(c->writer);
@@ -195,6 +200,8 @@ client_close(struct client *c, const char *reason, int err)
 	c->close_reason = reason;
 	/* no more deliveries from here on */
 	pubsub_client_gone(c);
+	if (c->route != NULL)
+		route_closed(c);
 	if (c->ping_timer != NULL)
 		coro_timer_stop(c->ping_timer);
 	if (c->auth_timer != NULL)
@@ -203,9 +210,8 @@ client_close(struct client *c, const char *reason, int err)
 		coro_cancel(c->reader);
 }
 
-/* The reader's last act: out of every list, a last flush, free. */
-static void
-client_free(struct client *c)
+void
+client_release(struct client *c)
 {
 	struct server *srv = c->srv;
 
@@ -223,7 +229,7 @@ client_free(struct client *c)
 	/* a last -ERR, if any, within a short deadline (not after write
 	 * errors: the socket is gone then) */
 	if (buf_len(&c->out) > 0 && strcmp(c->close_reason, "write error") != 0 &&
-	    strncmp(c->close_reason, "slow consumer", 13) != 0) {
+	    strncmp(c->close_reason, "slow ", 5) != 0) {
 		coro_shield_begin();
 		(void)coro_stream_send(c->s, buf_data(&c->out),
 		    buf_len(&c->out), coro_deadline_in(CLIENT_CLOSE_FLUSH_MS));
@@ -232,6 +238,10 @@ client_free(struct client *c)
 	if (c->dirty) {
 		TAILQ_REMOVE(&srv->dirty, c, dirty_link);
 		c->dirty = false;
+	}
+	if (c->route != NULL) {
+		route_release(c);
+		goto out;
 	}
 	TAILQ_REMOVE(&srv->clients, c, link);
 	srv->nclients--;
@@ -246,6 +256,7 @@ client_free(struct client *c)
 	    c->user != NULL ? "\"" : "", c->close_reason,
 	    (unsigned long long)c->stats.in_msgs,
 	    (unsigned long long)c->stats.out_msgs);
+ out:
 	coro_timer_free(c->ping_timer);
 	coro_timer_free(c->auth_timer);
 	coro_stream_close(c->s);
@@ -266,7 +277,6 @@ static void
 client_ping_tick(void *arg)
 {
 	struct client *c = arg;
-	const struct conf_limits *lim = &c->srv->conf->limits;
 
 	if (c->closing)
 		return;
@@ -280,9 +290,9 @@ client_ping_tick(void *arg)
 	if (!c->pong_sent && coro_now() - c->start < CLIENT_FIRST_PING_MS)
 		return;
 	/* nats-server skips a client that showed activity recently */
-	if (c->rtt_known && coro_now() - c->last_in < lim->ping_interval)
+	if (c->rtt_known && coro_now() - c->last_in < c->ping_interval)
 		return;
-	if (c->pings_out + 1 > lim->ping_max) {
+	if (c->pings_out + 1 > c->ping_max) {
 		client_close(c, "stale connection", PROTO_ESTALE);
 		return;
 	}
@@ -494,18 +504,24 @@ static const struct proto_ops client_ops = {
 
 /* ---- the reader task ---- */
 
-static void
+void
 client_limits(struct client *c)
 {
 	const struct conf_limits *lim = &c->srv->conf->limits;
 
+	if (c->route != NULL) {
+		route_limits(c);
+		return;
+	}
 	c->parser.max_control_line = lim->max_control_line;
 	c->parser.max_payload = lim->max_payload;
 	c->out.max = lim->max_pending;
+	c->write_deadline = lim->write_deadline;
+	c->ping_interval = lim->ping_interval;
+	c->ping_max = lim->ping_max;
 }
 
-/* Sends c->out now, before the TLS handshake takes the socket. */
-static int
+int
 client_send_now(struct client *c)
 {
 	ssize_t n;
@@ -515,7 +531,7 @@ client_send_now(struct client *c)
 		    buf_len(&c->out));
 		if (n == 0)
 			n = coro_stream_wait_send(c->s, coro_deadline_in(
-			    c->srv->conf->limits.write_deadline));
+			    c->write_deadline));
 		if (n < 0) {
 			client_close(c, "write error", 0);
 			return -1;
@@ -526,11 +542,12 @@ client_send_now(struct client *c)
 }
 
 static const char *
-read_error(ssize_t n)
+read_error(const struct client *c, ssize_t n)
 {
 	switch (n) {
 	case 0:
-		return "client closed";
+		return c->route != NULL ? "closed by the peer" :
+		    "client closed";
 	case -ECONNRESET:
 		return "connection reset";
 	case -ECANCELED:
@@ -540,15 +557,48 @@ read_error(ssize_t n)
 	}
 }
 
+const char *
+client_serve(struct client *c, const struct proto_ops *ops)
+{
+	struct evbuffer *in = coro_stream_input(c->s);
+	ssize_t n, r;
+	size_t len;
+
+	while (!c->closing) {
+		n = coro_stream_fill(c->s, CORO_NEVER);
+		if (n <= 0)
+			return read_error(c, n);
+		len = evbuffer_get_length(in);
+		if (len < proto_parser_need(&c->parser))
+			continue;
+		r = proto_parse(&c->parser,
+		    (const char *)evbuffer_pullup(in, (ev_ssize_t)len), len,
+		    ops, c);
+		evbuffer_drain(in, proto_parser_consumed(&c->parser));
+		/* one clock read per batch, not one per message */
+		if (c->in_active) {
+			c->last_in = coro_now();
+			c->in_active = false;
+		}
+		if (r < 0 && !c->closing) {
+			client_send_err(c, (int)r);
+			if (!c->closing)
+				client_close(c, "protocol error", 0);
+		}
+		/* a big read means more is coming: let the flush and the
+		 * other connections run first */
+		if (n >= CLIENT_YIELD_BYTES && coro_yield() != 0)
+			break;
+	}
+	return NULL;
+}
+
 static int
 client_main(void *arg)
 {
 	struct client *c = arg;
 	struct server *srv = c->srv;
-	struct evbuffer *in = coro_stream_input(c->s);
 	const char *reason = NULL;
-	ssize_t n, r;
-	size_t len;
 
 	auth_accept(c);
 	if (c->listener != NULL && c->listener->tls_ctx != NULL &&
@@ -581,41 +631,43 @@ client_main(void *arg)
 		}
 	} else
 		(void)auth_connect(c, NULL, NULL, NULL);
-	if (srv->conf->limits.ping_interval > 0)
-		coro_timer_start_repeat(c->ping_timer,
-		    srv->conf->limits.ping_interval);
-	while (!c->closing) {
-		n = coro_stream_fill(c->s, CORO_NEVER);
-		if (n <= 0) {
-			reason = read_error(n);
-			break;
-		}
-		len = evbuffer_get_length(in);
-		if (len < proto_parser_need(&c->parser))
-			continue;
-		r = proto_parse(&c->parser,
-		    (const char *)evbuffer_pullup(in, (ev_ssize_t)len), len,
-		    &client_ops, c);
-		evbuffer_drain(in, proto_parser_consumed(&c->parser));
-		/* one clock read per batch, not one per message */
-		if (c->in_active) {
-			c->last_in = coro_now();
-			c->in_active = false;
-		}
-		if (r < 0 && !c->closing) {
-			client_send_err(c, (int)r);
-			if (!c->closing)
-				client_close(c, "protocol error", 0);
-		}
-		/* a big read means more is coming: let the flush and the
-		 * other clients run first */
-		if (n >= CLIENT_YIELD_BYTES && coro_yield() != 0)
-			break;
-	}
+	if (c->ping_interval > 0)
+		coro_timer_start_repeat(c->ping_timer, c->ping_interval);
+	reason = client_serve(c, &client_ops);
  out:
 	client_close(c, reason != NULL ? reason : "closed", 0);
-	client_free(c);
+	client_release(c);
 	return 0;
+}
+
+struct client *
+client_new(struct server *srv, struct listener *L, coro_stream *s,
+    const char *addr, const char *ip, struct route *route)
+{
+	struct client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->srv = srv;
+	c->s = s;
+	c->listener = L;
+	c->route = route;
+	c->cid = ++srv->next_cid;
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	snprintf(c->ip, sizeof(c->ip), "%s", ip);
+	c->verbose = c->pedantic = c->echo = true;
+	c->start = c->last_in = coro_now();
+	proto_parser_init(&c->parser, route != NULL ? PROTO_ROUTE :
+	    PROTO_SERVER);
+	buf_init(&c->out, srv->conf->limits.max_pending);
+	client_limits(c);
+	if ((c->ping_timer = coro_timer_new(srv->loop, client_ping_tick,
+	    c)) == NULL) {
+		buf_release(&c->out);
+		free(c);
+		return NULL;
+	}
+	return c;
 }
 
 int
@@ -624,25 +676,13 @@ client_start(struct server *srv, struct listener *L, coro_stream *s,
 {
 	struct client *c;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if ((c = client_new(srv, L, s, addr, ip, NULL)) == NULL) {
 		coro_stream_close(s);
 		return -ENOMEM;
 	}
-	c->srv = srv;
-	c->s = s;
-	c->listener = L;
-	c->cid = ++srv->next_cid;
-	snprintf(c->addr, sizeof(c->addr), "%s", addr);
-	snprintf(c->ip, sizeof(c->ip), "%s", ip);
-	c->verbose = c->pedantic = c->echo = true;
-	c->start = c->last_in = coro_now();
-	proto_parser_init(&c->parser, PROTO_SERVER);
-	buf_init(&c->out, srv->conf->limits.max_pending);
-	client_limits(c);
-	c->ping_timer = coro_timer_new(srv->loop, client_ping_tick, c);
 	c->reader = coro_group_spawn(srv->clients_group, client_main, c,
 	    &(coro_spawn_opts){ .name = "client" });
-	if (c->ping_timer == NULL || c->reader == NULL) {
+	if (c->reader == NULL) {
 		coro_timer_free(c->ping_timer);
 		coro_stream_close(s);
 		free(c);

@@ -59,6 +59,14 @@ enum ctype {
 				   hashes) */
 #define CK_SHORT	0x20	/* CT_SECTION: a list or a scalar is the
 				   value of its first key */
+/* Checked when set, so an error points at the item (the override path
+ * checks them too): */
+#define CK_ROUTE	0x80	/* CT_STRLIST: route URLs
+				   (conf_route_url_parse); conf_dump
+				   redacts their passwords */
+#define CK_SUBJECT	0x100	/* CT_STRLIST: subjects, wildcards allowed */
+#define CK_HOSTPORT	0x200	/* CT_STRING: "" or host:port with a host
+				   and a port from 1 */
 
 struct conf_key;
 

@@ -250,6 +250,52 @@ static const struct conf_key conf_keys[] = {
 	    CF(auth.nunix_users), 0, 0, NULL, NULL, &unix_user_list },
 	KEY("auth.timeout", CT_DURATION, CK_RELOAD, auth.timeout, 0,
 	    10 * MIN, "0s"),
+	/* Clustering.  The name and the listen address are restart-only:
+	 * the route listener and every route are built on them. */
+	SECTION("cluster"),
+	KEY("cluster.name", CT_STRING, 0, cluster.name, 0, 0, ""),
+	{ "cluster.address", NULL, CT_ADDRESS, CK_EMPTY, CF(cluster.host),
+	    CF(cluster.port), 0, 0, "", NULL, NULL },
+	KEY("cluster.advertise", CT_STRING, CK_RELOAD | CK_HOSTPORT,
+	    cluster.advertise, 0, 0, ""),
+	KEY("cluster.no_advertise", CT_BOOL, CK_RELOAD, cluster.no_advertise,
+	    0, 0, "false"),
+	{ "cluster.routes", NULL, CT_STRLIST, CK_RELOAD | CK_ROUTE,
+	    CF(cluster.routes), CF(cluster.nroutes), 0, 0, NULL, NULL,
+	    NULL },
+	KEY("cluster.connect_retries", CT_COUNT, CK_RELOAD,
+	    cluster.connect_retries, 0, 1000, "3"),
+	KEY("cluster.max_pending", CT_SIZE, CK_RELOAD, cluster.max_pending,
+	    1 * MiB, 64 * GiB, "256MiB"),
+	KEY("cluster.write_deadline", CT_DURATION, CK_RELOAD,
+	    cluster.write_deadline, 100, 1 * HOUR, "10s"),
+	/* 100ms, below limits.ping_interval's 1s, so that tests can see a
+	 * stale route quickly */
+	KEY("cluster.ping_interval", CT_DURATION, CK_RELOAD,
+	    cluster.ping_interval, 100, 24 * HOUR, "2m"),
+	KEY("cluster.ping_max", CT_COUNT, CK_RELOAD, cluster.ping_max, 1,
+	    1000, "2"),
+	SECTION("cluster.authorization"),
+	KEY("cluster.authorization.user", CT_STRING, CK_RELOAD, cluster.user,
+	    0, 0, ""),
+	KEY("cluster.authorization.password", CT_STRING,
+	    CK_RELOAD | CK_SECRET | CK_RAW, cluster.password, 0, 0, ""),
+	KEY("cluster.authorization.timeout", CT_DURATION, CK_RELOAD,
+	    cluster.auth_timeout, 100, 10 * MIN, "2s"),
+	SECTION("cluster.tls"),
+	KEY("cluster.tls.cert", CT_PATH, CK_RELOAD, cluster.tls.cert, 0, 0,
+	    ""),
+	KEY("cluster.tls.key", CT_PATH, CK_RELOAD, cluster.tls.key, 0, 0, ""),
+	KEY("cluster.tls.ca", CT_PATH, CK_RELOAD, cluster.tls.ca, 0, 0, ""),
+	KEY("cluster.tls.handshake_timeout", CT_DURATION, CK_RELOAD,
+	    cluster.tls.handshake_timeout, 100, 10 * MIN, "2s"),
+	SECTION("cluster.permissions"),
+	{ "cluster.permissions.import", NULL, CT_STRLIST,
+	    CK_RELOAD | CK_SUBJECT, CF(cluster.import), CF(cluster.nimport),
+	    0, 0, NULL, NULL, NULL },
+	{ "cluster.permissions.export", NULL, CT_STRLIST,
+	    CK_RELOAD | CK_SUBJECT, CF(cluster.export), CF(cluster.nexport),
+	    0, 0, NULL, NULL, NULL },
 	SECTION("log"),
 	ENUM("log.target", CK_RELOAD, log.target, log_target_names,
 	    "stderr"),
@@ -1381,6 +1427,26 @@ check_err(struct conf_error *err, const struct mark *set, const char *k1,
 	return -1;
 }
 
+/* As check_err, but the message always names key (a key that is missing,
+ * say); the position is key's if it was set, else at's. */
+static int __attribute__((format(printf, 5, 6)))
+check_err_key(struct conf_error *err, const struct mark *set,
+    const char *key, const char *at, const char *fmt, ...)
+{
+	const struct mark *m;
+	va_list ap;
+
+	if ((m = mark_of(set, key)) == NULL && at != NULL)
+		m = mark_of(set, at);
+	va_start(ap, fmt);
+	if (m != NULL)
+		verr(err, m->file, m->line, m->col, key, 0, fmt, ap);
+	else
+		verr(err, NULL, 0, 0, key, 0, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 static int
 check_listeners(const struct conf *c, struct conf_error *err)
 {
@@ -1449,6 +1515,95 @@ check_monitoring(const struct conf *c, const struct mark *set,
 	return 0;
 }
 
+static bool
+unset(const char *s)
+{
+	return s == NULL || *s == '\0';
+}
+
+/* The route listener's address against the client listeners' and the
+ * monitoring endpoint's (all TCP). */
+static int
+check_cluster_address(const struct conf *c, const struct mark *set,
+    struct conf_error *err)
+{
+	const struct conf_cluster *cl = &c->cluster;
+	const struct conf_listener *li;
+	size_t i;
+
+	if (cl->port == NULL || strcmp(cl->port, "0") == 0)
+		return 0;
+	for (i = 0; i < c->nlisteners; i++) {
+		li = &c->listeners[i];
+		if (li->proto != CONF_PROTO_DATAGRAM && li->port != NULL &&
+		    strcmp(li->port, cl->port) == 0 &&
+		    conf_value_hosts_clash(li->host, cl->host))
+			return check_err(err, set, "cluster.address", NULL,
+			    "same address as listeners[%zu]", i);
+	}
+	if (c->monitoring.port != NULL &&
+	    strcmp(c->monitoring.port, cl->port) == 0 &&
+	    conf_value_hosts_clash(c->monitoring.host, cl->host))
+		return check_err(err, set, "cluster.address", NULL,
+		    "same address as monitoring.address");
+	return 0;
+}
+
+/* Keys that only make sense together; route URLs and subjects were
+ * checked one by one as they were read. */
+static int
+check_cluster(const struct conf *c, const struct mark *set,
+    struct conf_error *err)
+{
+	const struct conf_cluster *cl = &c->cluster;
+	const struct conf_tls *t = &cl->tls;
+	char a[32], b[32];
+
+	if (cl->host != NULL && unset(cl->name))
+		return check_err_key(err, set, "cluster.name",
+		    "cluster.address", "required when cluster.address is "
+		    "set");
+	/* nats-server refuses these too: the name goes into INFO and
+	 * CONNECT, and peers compare it */
+	if (cl->name != NULL && strpbrk(cl->name, " \t\r\n") != NULL)
+		return check_err(err, set, "cluster.name", NULL,
+		    "must not contain white space");
+	if (cl->host == NULL && cl->nroutes > 0)
+		return check_err_key(err, set, "cluster.routes", NULL,
+		    "needs cluster.address (clustering is off without it)");
+	if (unset(cl->user) != unset(cl->password))
+		return check_err_key(err, set, unset(cl->user) ?
+		    "cluster.authorization.user" :
+		    "cluster.authorization.password", unset(cl->user) ?
+		    "cluster.authorization.password" :
+		    "cluster.authorization.user", "cluster.authorization.user "
+		    "and cluster.authorization.password go together");
+	if (unset(t->cert) != unset(t->key))
+		return check_err_key(err, set, unset(t->cert) ?
+		    "cluster.tls.cert" : "cluster.tls.key", unset(t->cert) ?
+		    "cluster.tls.key" : "cluster.tls.cert", "cluster.tls.cert "
+		    "and cluster.tls.key go together");
+	/* routes are servers and clients of each other: each side checks
+	 * the other's certificate against ca */
+	if (!unset(t->cert) && unset(t->ca))
+		return check_err_key(err, set, "cluster.tls.ca",
+		    "cluster.tls.cert", "required when cluster.tls.cert is "
+		    "set (routes verify each other)");
+	if (unset(t->cert) && !unset(t->ca))
+		return check_err_key(err, set, "cluster.tls.cert",
+		    "cluster.tls.ca", "required by cluster.tls.ca");
+	/* a route must be able to queue the largest message a client may
+	 * publish */
+	if (c->limits.max_payload > cl->max_pending) {
+		conf_value_format_size(c->limits.max_payload, a, sizeof(a));
+		conf_value_format_size(cl->max_pending, b, sizeof(b));
+		return check_err(err, set, "cluster.max_pending",
+		    "limits.max_payload", "limits.max_payload (%s) must not "
+		    "exceed cluster.max_pending (%s)", a, b);
+	}
+	return check_cluster_address(c, set, err);
+}
+
 static int
 check_conf(const struct conf *c, const struct mark *set,
     struct conf_error *err)
@@ -1481,7 +1636,9 @@ check_conf(const struct conf *c, const struct mark *set,
 	    c->auth.token_file != NULL && c->auth.token_file[0] != '\0')
 		return check_err(err, set, "auth.token_file", "auth.token",
 		    "auth.token and auth.token_file exclude each other");
-	return check_monitoring(c, set, err);
+	if (check_monitoring(c, set, err) == -1)
+		return -1;
+	return check_cluster(c, set, err);
 }
 
 /*
@@ -1749,6 +1906,7 @@ conf_dump(const struct conf *c, FILE *fp)
 struct snapshot {
 	unsigned char	a[sizeof(uint64_t)];
 	char		*p2;
+	size_t		 n2;		/* a CT_STRLIST's count */
 };
 
 static size_t
@@ -1759,6 +1917,8 @@ value_size(const struct conf_key *k)
 	case CT_PATH:
 	case CT_ADDRESS:
 		return sizeof(char *);
+	case CT_STRLIST:
+		return sizeof(char **);
 	case CT_SIZE:
 		return sizeof(uint64_t);
 	case CT_DURATION:
@@ -1783,6 +1943,13 @@ snap_take(const struct conf_key *k, void *base, struct snapshot *s)
 		*FIELD(base, k->off, char *) = NULL;
 	if (k->type == CT_ADDRESS)
 		*FIELD(base, k->off2, char *) = NULL;
+	/* a list: setting it frees the old one, which we may restore */
+	s->n2 = 0;
+	if (k->type == CT_STRLIST) {
+		s->n2 = *FIELD(base, k->off2, size_t);
+		*FIELD(base, k->off, char **) = NULL;
+		*FIELD(base, k->off2, size_t) = 0;
+	}
 }
 
 static void
@@ -1792,17 +1959,26 @@ snap_restore(const struct conf_key *k, void *base, struct snapshot *s)
 	memcpy(FIELD(base, k->off, char), s->a, value_size(k));
 	if (k->type == CT_ADDRESS)
 		*FIELD(base, k->off2, char *) = s->p2;
+	if (k->type == CT_STRLIST)
+		*FIELD(base, k->off2, size_t) = s->n2;
 }
 
 static void
 snap_drop(const struct conf_key *k, struct snapshot *s)
 {
-	char *p;
+	char *p, **v;
+	size_t i;
 
 	if (k->type == CT_STRING || k->type == CT_PATH ||
 	    k->type == CT_ADDRESS) {
 		memcpy(&p, s->a, sizeof(p));
 		free(p);
+	}
+	if (k->type == CT_STRLIST) {
+		memcpy(&v, s->a, sizeof(v));
+		for (i = 0; i < s->n2; i++)
+			free(v[i]);
+		free(v);
 	}
 	free(s->p2);
 }

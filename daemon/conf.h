@@ -153,6 +153,45 @@ struct conf_auth {
 	int64_t			 timeout;	/* ms; 0: limits.auth_timeout */
 };
 
+/*
+ * Clustering (routes to other corobusd or nats-server 2.9 nodes); on when
+ * cluster.address is set.  Route URLs are kept as written and parsed with
+ * conf_route_url_parse(), which the loader has already run on each.
+ */
+struct conf_cluster {
+	char		*name;		/* cluster name; required when on */
+	char		*host;		/* listen address; NULL when off */
+	char		*port;
+	char		*advertise;	/* "host:port" peers dial; "": the
+					   listen address */
+	int		 no_advertise;	/* bool: no client URLs in INFO */
+	char		**routes;	/* seed route URLs */
+	size_t		 nroutes;
+	char		*user;		/* authorization of incoming routes: */
+	char		*password;	/* "" none; password plain or hash */
+	int64_t		 auth_timeout;	/* ms */
+	struct conf_tls	 tls;		/* on when tls.cert is set; verify
+					   and map unused */
+	char		**import;	/* permissions.import: subjects we */
+	size_t		 nimport;	/* take from routes (empty: all) */
+	char		**export;	/* permissions.export: subjects we */
+	size_t		 nexport;	/* send to routes (empty: all) */
+	unsigned int	 connect_retries;	/* for gossiped routes */
+	uint64_t	 max_pending;	/* queued bytes per route */
+	int64_t		 write_deadline;	/* ms */
+	int64_t		 ping_interval;	/* ms */
+	unsigned int	 ping_max;
+};
+
+/* One route URL: [nats-route://|nats://][user[:password]@]host[:port],
+ * host an IPv6 literal in brackets or not; port 6240 when absent. */
+struct conf_route_url {
+	char	host[256];	/* brackets removed */
+	char	port[8];
+	char	user[128];	/* "" none; percent-decoded */
+	char	password[256];	/* "" none; percent-decoded */
+};
+
 struct conf_log {
 	enum conf_log_target	 target;
 	enum conf_log_level	 level;
@@ -170,6 +209,7 @@ struct conf {
 	struct conf_monitoring	 monitoring;
 	struct conf_datagram	 datagram;
 	struct conf_auth	 auth;
+	struct conf_cluster	 cluster;
 	struct conf_log		 log;
 };
 
@@ -248,6 +288,13 @@ int	conf_apply_override(struct conf *c, const char *key,
 int	conf_apply_override_err(struct conf *c, const char *key,
 	    const char *value, struct conf_error *err);
 
+/* Parses a route URL (see struct conf_route_url): 0, or -1 with the
+ * reason in err (which may be NULL) and *out zeroed.  Schemes:
+ * nats-route://, nats://, route:// (any case) or none; a trailing '/' is
+ * allowed, no other path.  port is written back without leading zeros.
+ * The message never repeats the URL, which may hold a password. */
+int	conf_route_url_parse(const char *url, struct conf_route_url *out,
+	    char *err, size_t errlen);
 /*
  * Walks the key table for tests and documentation: the i-th key's path
  * ("limits.max_payload", "listeners[].address"), its default as written

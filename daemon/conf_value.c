@@ -4,10 +4,11 @@
  * Turns the text of a scalar, after ${VAR} expansion (also here), into
  * the field a struct conf_key points at: counts, sizes with IEC units,
  * durations, octal modes, enums, paths, and host:port or [v6]:port
- * addresses, bounds checked.  Formats sizes and durations back.  Frees,
- * compares, copies and moves one key's value (lists item by item), and
- * writes it for conf_dump, quoted and escaped so that conf_load reads the
- * same value back.
+ * addresses, bounds checked; route URLs and subjects in the lists that
+ * hold them (cluster.routes, cluster.permissions).  Formats sizes and
+ * durations back.  Frees, compares, copies and moves one key's value
+ * (lists item by item), and writes it for conf_dump, quoted and escaped
+ * so that conf_load reads the same value back.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf.h"
 #include "conf-internal.h"
@@ -335,6 +337,279 @@ conf_value_hosts_clash(const char *a, const char *b)
 	return (strcmp(a, "::") == 0 && b6) || (strcmp(b, "::") == 0 && a6);
 }
 
+/*
+ * Cluster values: route URLs, subjects, advertised addresses.
+ */
+
+#define ROUTE_DEFAULT_PORT	"6240"
+
+/* Where the parts of a route URL sit in it, as written (user and
+ * password still percent-encoded).  A part not given has length 0. */
+struct route_parts {
+	size_t	user, userlen;
+	size_t	pass, passlen;
+	size_t	host, hostlen;		/* inside the brackets */
+	bool	bracketed;
+	bool	has_port;
+	size_t	port, portlen;
+};
+
+static bool
+scheme_is(const char *s, size_t n, const char *name)
+{
+	return strlen(name) == n && strncasecmp(s, name, n) == 0;
+}
+
+/*
+ * [scheme://][user[:password]@]host[:port][/]: splits url without
+ * copying, so that parsing and conf_dump's redaction agree on where the
+ * password is.  The authority ends at the first '/', as in RFC 3986 and
+ * Go's net/url (nats-server's parser), and its userinfo at the last '@'.
+ */
+static int
+route_split(const char *url, struct route_parts *rp, char *msg, size_t len)
+{
+	const char *p, *e, *at, *colon, *close, *hp;
+	size_t n;
+
+	memset(rp, 0, sizeof(*rp));
+	for (p = url; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			snprintf(msg, len, "route URL contains a space or a "
+			    "control character");
+			return -EINVAL;
+		}
+	/* a scheme is letters, digits, '+', '-', '.' before "://" */
+	n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789+-.");
+	p = url;
+	if (n > 0 && strncmp(url + n, "://", 3) == 0) {
+		if (!scheme_is(url, n, "nats-route") &&
+		    !scheme_is(url, n, "nats") && !scheme_is(url, n, "route")) {
+			snprintf(msg, len, "unknown scheme '%.*s' (use "
+			    "nats-route://, nats:// or route://)",
+			    (int)(n > 32 ? 32 : n), url);
+			return -EINVAL;
+		}
+		p = url + n + 3;
+	}
+	/* the rest is not echoed: it may be the end of a password with a
+	 * raw '/' */
+	e = p + strcspn(p, "/?#");
+	if (*e != '\0' && !(*e == '/' && e[1] == '\0')) {
+		if (strchr(e, '@') != NULL)
+			snprintf(msg, len, "'%c' in the user name or password "
+			    "(percent-encode it)", *e);
+		else
+			snprintf(msg, len, "unexpected '%c' after the host (a "
+			    "route URL has no path, query or fragment)", *e);
+		return -EINVAL;
+	}
+	/* userinfo: the last '@', so a raw '@' in a password still works */
+	for (at = NULL, hp = p; hp < e; hp++)
+		if (*hp == '@')
+			at = hp;
+	hp = p;
+	if (at != NULL) {
+		colon = memchr(p, ':', at - p);
+		rp->user = p - url;
+		rp->userlen = (colon != NULL ? colon : at) - p;
+		if (colon != NULL) {
+			rp->pass = colon + 1 - url;
+			rp->passlen = at - colon - 1;
+		}
+		if (rp->userlen == 0) {
+			snprintf(msg, len, "empty user name before '@'");
+			return -EINVAL;
+		}
+		hp = at + 1;
+	}
+	if (hp[0] == '[') {
+		if ((close = memchr(hp, ']', e - hp)) == NULL) {
+			snprintf(msg, len, "missing ']' after the IPv6 "
+			    "address");
+			return -EINVAL;
+		}
+		rp->bracketed = true;
+		rp->host = hp + 1 - url;
+		rp->hostlen = close - hp - 1;
+		colon = close + 1 < e ? close + 1 : NULL;
+		if (colon != NULL && *colon != ':') {
+			snprintf(msg, len, "unexpected '%c' after ']'",
+			    *colon);
+			return -EINVAL;
+		}
+	} else {
+		colon = memchr(hp, ':', e - hp);
+		rp->host = hp - url;
+		rp->hostlen = (colon != NULL ? colon : e) - hp;
+		if (colon != NULL && memchr(colon + 1, ':', e - colon - 1) !=
+		    NULL) {
+			snprintf(msg, len, "an IPv6 address needs brackets, "
+			    "e.g. nats-route://[::1]:" ROUTE_DEFAULT_PORT);
+			return -EINVAL;
+		}
+	}
+	if (rp->hostlen == 0) {
+		snprintf(msg, len, "empty host");
+		return -EINVAL;
+	}
+	if (colon != NULL) {
+		rp->has_port = true;
+		rp->port = colon + 1 - url;
+		rp->portlen = e - colon - 1;
+	}
+	return 0;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes s[0..n) into dst (size dstlen, NUL-terminated). */
+static int
+pct_decode(const char *s, size_t n, char *dst, size_t dstlen,
+    const char *what, char *msg, size_t len)
+{
+	size_t i, o = 0;
+	int hi, lo;
+	char c;
+
+	for (i = 0; i < n; i++) {
+		c = s[i];
+		if (c == '%') {
+			hi = lo = -1;
+			if (i + 2 < n) {
+				hi = hexval((unsigned char)s[i + 1]);
+				lo = hexval((unsigned char)s[i + 2]);
+			}
+			if (hi < 0 || lo < 0) {
+				snprintf(msg, len, "bad percent-encoding in "
+				    "the %s (%%XX, two hex digits)", what);
+				return -EINVAL;
+			}
+			c = (char)(hi << 4 | lo);
+			if (c == '\0') {
+				snprintf(msg, len, "%%00 in the %s", what);
+				return -EINVAL;
+			}
+			i += 2;
+		}
+		if (o + 1 >= dstlen) {
+			snprintf(msg, len, "%s longer than %zu bytes", what,
+			    dstlen - 1);
+			return -EINVAL;
+		}
+		dst[o++] = c;
+	}
+	dst[o] = '\0';
+	return 0;
+}
+
+int
+conf_route_url_parse(const char *url, struct conf_route_url *out,
+    char *err, size_t errlen)
+{
+	struct route_parts rp;
+	char msg[256];
+	uint64_t port;
+	bool ovf;
+	const char *p;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = route_split(url, &rp, msg, sizeof(msg))) != 0)
+		goto fail;
+	if (rp.hostlen >= sizeof(out->host)) {
+		snprintf(msg, sizeof(msg), "host longer than %zu bytes",
+		    sizeof(out->host) - 1);
+		goto fail;
+	}
+	memcpy(out->host, url + rp.host, rp.hostlen);
+	out->host[rp.hostlen] = '\0';
+	if (check_host(out->host, rp.bracketed, msg, sizeof(msg)) != 0)
+		goto fail;
+	if (rp.has_port) {
+		p = conf_value_scan_uint(url + rp.port, &port, &ovf);
+		if (p != url + rp.port + rp.portlen || rp.portlen > 5 ||
+		    ovf || port < 1 || port > 65535) {
+			snprintf(msg, sizeof(msg), "port '%.*s' is not a "
+			    "number from 1 to 65535",
+			    (int)(rp.portlen > 16 ? 16 : rp.portlen),
+			    url + rp.port);
+			goto fail;
+		}
+		snprintf(out->port, sizeof(out->port), "%u",
+		    (unsigned int)port);
+	} else
+		snprintf(out->port, sizeof(out->port), "%s",
+		    ROUTE_DEFAULT_PORT);
+	if (pct_decode(url + rp.user, rp.userlen, out->user,
+	    sizeof(out->user), "user name", msg, sizeof(msg)) != 0 ||
+	    pct_decode(url + rp.pass, rp.passlen, out->password,
+	    sizeof(out->password), "password", msg, sizeof(msg)) != 0)
+		goto fail;
+	return 0;
+ fail:
+	memset(out, 0, sizeof(*out));
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", msg);
+	return -1;
+}
+
+/*
+ * A subject as subject.c's subject_valid_sub() takes it: tokens separated
+ * by '.', none empty, no white space, '>' only as the last token.  A copy,
+ * because the loader links alone (the fuzz target builds conf*.c only).
+ */
+static bool
+valid_subject(const char *s)
+{
+	const char *tok = s, *p;
+
+	for (p = s;; p++) {
+		if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			return false;
+		if (*p != '.' && *p != '\0')
+			continue;
+		if (p == tok || (p - tok == 1 && *tok == '>' && *p != '\0'))
+			return false;
+		if (*p == '\0')
+			return true;
+		tok = p + 1;
+	}
+}
+
+/* An address other servers dial: a host, and a port from 1. */
+static int
+check_hostport(const char *s, char *msg, size_t len)
+{
+	char *host, *port;
+	int r;
+
+	if ((r = parse_address(s, &host, &port, msg, len)) != 0)
+		return r;
+	if (*host == '\0') {
+		snprintf(msg, len, "'%.64s': needs a host that other servers "
+		    "can dial", s);
+		r = -EINVAL;
+	} else if (strspn(port, "0") == strlen(port)) {
+		snprintf(msg, len, "'%.64s': port 0 cannot be dialled", s);
+		r = -EINVAL;
+	}
+	free(host);
+	free(port);
+	return r;
+}
+
 static int
 parse_mode(const char *s, int64_t max, unsigned int *out, char *msg,
     size_t len)
@@ -537,6 +812,9 @@ conf_value_set(const struct conf_key *k, void *base, const char *s,
 	switch (k->type) {
 	case CT_STRING:
 	case CT_PATH:
+		if ((k->flags & CK_HOSTPORT) && *s != '\0' &&
+		    (r = check_hostport(s, msg, len)) != 0)
+			return r;
 		str = k->type == CT_PATH && *s != '\0' ?
 		    conf_value_path_join(dir, s) : strdup(s);
 		if (str == NULL) {
@@ -628,9 +906,18 @@ conf_value_strlist_add(const struct conf_key *k, void *base, const char *s,
 {
 	char ***vp = FIELD(base, k->off, char **), **nv, *str;
 	size_t *np = FIELD(base, k->off2, size_t);
+	struct conf_route_url url;
 
 	if (*s == '\0') {
 		snprintf(msg, len, "empty string in the list");
+		return -EINVAL;
+	}
+	if ((k->flags & CK_ROUTE) && conf_route_url_parse(s, &url, msg,
+	    len) != 0)
+		return -EINVAL;
+	if ((k->flags & CK_SUBJECT) && !valid_subject(s)) {
+		snprintf(msg, len, "'%.64s' is not a subject (tokens separated "
+		    "by '.', wildcards * and >, > last)", s);
 		return -EINVAL;
 	}
 	if ((str = strdup(s)) == NULL ||
@@ -929,15 +1216,14 @@ utf8_decode(const unsigned char *s, unsigned long *cp)
  * line and paragraph separators, BOM, U+FFFE/F) escaped.
  */
 static void
-dump_string(FILE *fp, const char *str)
+dump_chars(FILE *fp, const char *str, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)str;
+	const unsigned char *s = (const unsigned char *)str, *end = s + len;
 	unsigned long cp;
 	size_t n;
 
-	fputc('"', fp);
-	while (*s != '\0') {
-		if ((n = utf8_decode(s, &cp)) == 0) {
+	while (s < end) {
+		if ((n = utf8_decode(s, &cp)) == 0 || n > (size_t)(end - s)) {
 			fprintf(fp, "\\x%02x", *s++);
 			continue;
 		}
@@ -954,6 +1240,34 @@ dump_string(FILE *fp, const char *str)
 			fwrite(s, 1, n, fp);
 		s += n;
 	}
+}
+
+static void
+dump_string(FILE *fp, const char *str)
+{
+	fputc('"', fp);
+	dump_chars(fp, str, strlen(str));
+	fputc('"', fp);
+}
+
+/* A route URL with its password redacted in place, so that the dump
+ * still reads back as a route URL, and dumps again the same. */
+static void
+dump_route(FILE *fp, const char *url)
+{
+	struct route_parts rp;
+	char msg[128];
+	const char *rest;
+
+	if (route_split(url, &rp, msg, sizeof(msg)) != 0 || rp.passlen == 0) {
+		dump_string(fp, url);
+		return;
+	}
+	rest = url + rp.pass + rp.passlen;
+	fputc('"', fp);
+	dump_chars(fp, url, rp.pass);
+	fputs("<redacted>", fp);
+	dump_chars(fp, rest, strlen(rest));
 	fputc('"', fp);
 }
 
@@ -1010,7 +1324,12 @@ conf_value_dump(FILE *fp, const struct conf_key *k, const void *base)
 		fputc('[', fp);
 		for (i = 0; i < *CFIELD(base, k->off2, size_t); i++) {
 			fputs(i > 0 ? ", " : " ", fp);
-			dump_string(fp, (*CFIELD(base, k->off, char **))[i]);
+			if (k->flags & CK_ROUTE)
+				dump_route(fp,
+				    (*CFIELD(base, k->off, char **))[i]);
+			else
+				dump_string(fp,
+				    (*CFIELD(base, k->off, char **))[i]);
 		}
 		fputs(i > 0 ? " ]" : "]", fp);
 		break;

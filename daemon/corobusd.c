@@ -266,7 +266,8 @@ main(int argc, char *argv[])
 	}
 	/* systemd's sockets first, then what they do not cover */
 	(void)sdnotify_listen_init();
-	if ((rc = server_listen(&srv)) != 0 || monitor_start(&srv) != 0) {
+	if ((rc = server_listen(&srv)) != 0 || monitor_start(&srv) != 0 ||
+	    route_start(&srv) != 0) {
 		server_fini(&srv);
 		free(abspath);
 		return EX_OSERR;

@@ -31,6 +31,8 @@
 
 struct auth;
 struct client;
+struct cluster;
+struct route;
 struct dgram;
 struct dgram_lease;
 struct monitor;
@@ -114,6 +116,14 @@ struct client {
 	const struct perm	*perm;
 	struct perm_cache	*pcache;
 	struct perm_resps	 resps;
+	/* limits of its kind (client_limits): a route has its own */
+	int64_t			 write_deadline;
+	int64_t			 ping_interval;
+	unsigned int		 ping_max;
+	/* a route to another server (route.c), NULL for a client; a
+	 * route's subscriptions are the peer's interest, keyed (as sid)
+	 * by "subject" or "subject queue" */
+	struct route		*route;
 	TAILQ_ENTRY(client)	 link;
 };
 
@@ -167,6 +177,8 @@ struct server {
 	struct auth		*auth;		/* users, token (auth.c) */
 	struct dgram		*dgram;		/* datagram transport state;
 						   NULL without its listeners */
+	struct cluster		*cluster;	/* routes (route.c); NULL when
+						   clustering is off */
 	/* delivery */
 	struct client_list	 dirty;		/* clients with output to send */
 	bool			 flush_queued;
@@ -207,6 +219,20 @@ uint32_t server_random(struct server *);
 /* client.c */
 int	 client_start(struct server *, struct listener *, coro_stream *,
 	    const char *addr, const char *ip);
+/* A connection's common state, for client_start and the routes; NULL
+ * when out of memory (s is then still the caller's). */
+struct client *client_new(struct server *, struct listener *,
+	    coro_stream *, const char *addr, const char *ip, struct route *);
+/* Reads and parses with ops until the connection ends: the reason, or
+ * NULL when it was closed by the server. */
+const char *client_serve(struct client *, const struct proto_ops *ops);
+/* Sends c->out now and waits for it (before a TLS handshake): 0, or -1
+ * with c closed. */
+int	 client_send_now(struct client *);
+/* The reader's last act: out of every list, a last flush, free. */
+void	 client_release(struct client *);
+/* Sets the parser and output limits of c's kind from the config. */
+void	 client_limits(struct client *);
 /* Closes the connection with a reason for the log; err, when not 0, is
  * a proto error code whose -ERR text is sent first (if it has one). */
 void	 client_close(struct client *, const char *reason, int err);
@@ -227,6 +253,12 @@ void	 client_send_info(struct client *, bool ldm);
 void	 client_reload(struct client *);
 
 /* pubsub.c */
+/* A route's RS+ (add, or a queue's new weight) and RS- (remove). */
+int	 pubsub_remote_sub(struct client *route, const struct proto_sub *);
+void	 pubsub_remote_unsub(struct client *route, const struct proto_sub *);
+/* Delivers a message that came from a route: to local subscribers
+ * only (the one-hop rule), and to the queue groups it names. */
+int	 pubsub_deliver_routed(struct server *, const struct proto_msg *);
 int	 pubsub_sub(struct client *, const struct proto_sub *);
 int	 pubsub_unsub(struct client *, const struct proto_sub *);
 int	 pubsub_pub(struct client *, const struct proto_msg *);
@@ -269,7 +301,40 @@ void	 dgram_stats(const struct server *, struct dgram_stats *);
 /* Ends every lease; before the loop is freed. */
 void	 dgram_fini(struct server *);
 
+/* route.c: clusters of servers, nats-server's route protocol */
+/* Opens the cluster listener and dials the seed routes: 0 or -errno. */
+int	 route_start(struct server *);
+/* Closes every route and stops dialing (shutdown). */
+void	 route_stop(struct server *);
+/* Frees the cluster, once the route readers have ended. */
+void	 route_fini(struct server *);
+/* Applies a reloaded configuration (routes, permissions, limits). */
+void	 route_reload(struct server *);
+/* Lame duck: tells the peers, so they tell their clients. */
+void	 route_lame_duck(struct server *);
+/* A local subscription came (delta 1) or went (-1): RS+/RS- to peers. */
+void	 route_interest(struct server *, const struct sublist_sub *,
+	    int delta);
+/* Queues m for a route, naming the queue groups picked there. */
+bool	 route_send_msg(struct client *route, const struct proto_msg *m,
+	    const struct proto_str *queues, size_t nqueues);
+/* client.c's hooks: limits, close (interest and URLs go), last free. */
+void	 route_limits(struct client *);
+void	 route_closed(struct client *);
+void	 route_release(struct client *);
+/* Adds "connect_urls" to a client INFO object (a json_t *). */
+void	 route_info_urls(struct server *, void *json, bool ldm);
+size_t	 route_count(const struct server *);
+/* /varz's "cluster" object (a json_t *, new reference), NULL when off. */
+void	*route_varz(struct server *);
+/* The /routez document (a json_t *, new reference), NULL on error. */
+void	*route_routez(struct server *, bool subs);
+
 /* auth.c: users, passwords, tokens, Unix peers; permissions per user */
+/* password against stored (plain or a crypt hash, checked on the
+ * executor); suspends the calling task. */
+bool	 auth_check_secret(struct client *, const char *password,
+	    const char *stored);
 /* Builds the users of conf (reads password_file and token_file): 0, or
  * -1 with the reason in err. */
 int	 auth_load(const struct conf *, struct auth **, char *err,

@@ -251,6 +251,7 @@ lease_retire_sub(struct dgram_lease *l, size_t i)
 	l->subs[i] = l->subs[--l->nsubs];
 	s->dead = true;
 	sublist_remove(srv->sublist, &s->ss);
+	route_interest(srv, &s->ss, -1);
 	s->hnext = srv->graveyard;
 	srv->graveyard = s;
 	if (srv->delivering == 0)
@@ -379,6 +380,7 @@ lease_sub(struct dgram_rx *rx, const struct proto_sub *ps)
 		goto out;
 	}
 	l->subs[l->nsubs++] = s;
+	route_interest(d->srv, &s->ss, 1);
  out:
 	/* a lease that never got a subscription is not kept */
 	if (l->nsubs == 0)

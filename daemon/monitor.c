@@ -49,7 +49,8 @@
 #define MON_CPU_SAMPLE_MS	500	/* shortest interval of a CPU% */
 
 enum mon_path {
-	MP_ROOT, MP_VARZ, MP_CONNZ, MP_SUBSZ, MP_HEALTHZ, MP_METRICS, MP_N
+	MP_ROOT, MP_VARZ, MP_CONNZ, MP_SUBSZ, MP_HEALTHZ, MP_METRICS,
+	MP_ROUTEZ, MP_N
 };
 
 struct monitor {
@@ -325,7 +326,8 @@ varz(struct mreq *r)
 	struct sublist_stats ss;
 	json_t *o, *req;
 	static const char *const paths[MP_N] = {
-		"/", "/varz", "/connz", "/subsz", "/healthz", "/metrics"
+		"/", "/varz", "/connz", "/subsz", "/healthz", "/metrics",
+		"/routez"
 	};
 	size_t i;
 
@@ -364,7 +366,9 @@ varz(struct mreq *r)
 	set(o, "cpu", json_real(cpu_percent(r->m)));
 	set(o, "connections", json_u64(open_clients(srv)));
 	set(o, "total_connections", json_u64(srv->stats.total_connections));
-	set(o, "routes", json_integer(0));
+	set(o, "routes", json_u64(route_count(srv)));
+	if ((req = route_varz(srv)) != NULL)
+		set(o, "cluster", req);
 	set(o, "remotes", json_integer(0));
 	set(o, "leafnodes", json_integer(0));
 	set(o, "in_msgs", json_u64(t.in_msgs));
@@ -636,6 +640,23 @@ subsz(struct mreq *r, json_t **out)
 	return 200;
 }
 
+/* ---- /routez ---- */
+
+static int
+routez(struct mreq *r, json_t **out)
+{
+	int subs = 0, code;
+	json_t *o;
+
+	if ((code = q_bool(r, "subs", &subs, true)) != 0)
+		return code;
+	if ((o = route_routez(r->srv, subs != 0)) == NULL)
+		return 503;
+	set(o, "now", json_time(r->wall_ns));
+	*out = o;
+	return 200;
+}
+
 /* ---- /metrics ---- */
 
 static void
@@ -767,6 +788,7 @@ static const char root_page[] =
     "<h1>corobusd monitoring</h1>\n<ul>\n"
     "<li><a href=\"varz\">varz</a>: the server</li>\n"
     "<li><a href=\"connz\">connz</a>: connections</li>\n"
+    "<li><a href=\"routez\">routez</a>: cluster routes</li>\n"
     "<li><a href=\"subsz\">subsz</a>: subscriptions</li>\n"
     "<li><a href=\"healthz\">healthz</a>: health</li>\n"
     "<li><a href=\"metrics\">metrics</a>: Prometheus</li>\n"
@@ -921,6 +943,7 @@ path_of(const char *path)
 		{ "/", MP_ROOT }, { "/varz", MP_VARZ }, { "/connz", MP_CONNZ },
 		{ "/subsz", MP_SUBSZ }, { "/subscriptionsz", MP_SUBSZ },
 		{ "/healthz", MP_HEALTHZ }, { "/metrics", MP_METRICS },
+		{ "/routez", MP_ROUTEZ },
 	};
 	size_t i;
 
@@ -969,7 +992,7 @@ monitor_request(struct evhttp_request *req, void *arg)
 		path = "/";
 	if ((id = path_of(path)) == MP_N) {
 		send_error(req, 404, "Not Found", "not found; try /varz, "
-		    "/connz, /subsz, /healthz or /metrics");
+		    "/connz, /routez, /subsz, /healthz or /metrics");
 		return;
 	}
 	m->requests[id]++;
@@ -1008,6 +1031,9 @@ monitor_request(struct evhttp_request *req, void *arg)
 		break;
 	case MP_SUBSZ:
 		code = subsz(&r, &o);
+		break;
+	case MP_ROUTEZ:
+		code = routez(&r, &o);
 		break;
 	case MP_HEALTHZ:
 		o = json_object();

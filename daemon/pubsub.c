@@ -22,6 +22,10 @@
 #include "log.h"
 #include "subject.h"
 
+/* A route's "subject queue" keys up to this long are built on the
+ * stack; longer ones on the heap. */
+#define REMOTE_KEY_STACK	512
+
 /* ---- the sid table of a client ---- */
 
 static uint64_t
@@ -83,6 +87,8 @@ csub_remove(struct server *srv, struct csub *s)
 		return;
 	s->dead = true;
 	sublist_remove(srv->sublist, &s->ss);
+	if (s->c->route == NULL)
+		route_interest(srv, &s->ss, -1);
 	pp = sid_slot(s->c, csub_sid(s), s->sid_len);
 	if (pp != NULL && *pp == s)
 		*pp = s->hnext;
@@ -165,14 +171,59 @@ pubsub_perm_changed(struct client *c)
 
 /* ---- SUB and UNSUB ---- */
 
+/* A new subscription of c (a client's, or a route's remote interest)
+ * in its sid table and the index: 0, -ENOMEM or -EINVAL (the index
+ * refused the subject). */
+static int
+csub_add(struct client *c, struct proto_str subject, struct proto_str queue,
+    struct proto_str sid, uint32_t weight)
+{
+	struct server *srv = c->srv;
+	size_t qlen = queue.ptr != NULL ? queue.len : 0;
+	struct csub *s, **pp;
+	char *p;
+
+	if (c->nsubs + 1 > c->subs_cap && sid_table_grow(c) != 0)
+		return -ENOMEM;
+	s = calloc(1, sizeof(*s) + subject.len + 1 + qlen + 1 + sid.len + 1);
+	if (s == NULL)
+		return -ENOMEM;
+	p = s->strings;
+	memcpy(p, subject.ptr, subject.len);
+	s->ss.subject = p;
+	s->ss.subject_len = subject.len;
+	p += subject.len + 1;
+	if (queue.ptr != NULL) {
+		memcpy(p, queue.ptr, qlen);
+		s->ss.queue = p;
+		s->ss.queue_len = qlen;
+		p += qlen + 1;
+	}
+	memcpy(p, sid.ptr, sid.len);
+	s->sid_len = sid.len;
+	s->ss.weight = weight;
+	s->ss.owner = c;
+	s->c = c;
+	if (sublist_insert(srv->sublist, &s->ss) != 0) {
+		free(s);
+		return -EINVAL;
+	}
+	pp = sid_slot(c, sid.ptr, sid.len);
+	*pp = s;
+	c->nsubs++;
+	if (c->route == NULL)
+		route_interest(srv, &s->ss, 1);
+	return 0;
+}
+
 int
 pubsub_sub(struct client *c, const struct proto_sub *ps)
 {
 	struct server *srv = c->srv;
 	unsigned max = srv->conf->limits.max_subscriptions;
-	struct csub *s, **pp;
+	struct csub **pp;
 	size_t qlen = ps->queue.ptr != NULL ? ps->queue.len : 0;
-	char *p;
+	int err;
 
 	if (!subject_valid_sub(ps->subject.ptr, ps->subject.len) ||
 	    (ps->queue.ptr != NULL && qlen == 0)) {
@@ -192,36 +243,12 @@ pubsub_sub(struct client *c, const struct proto_sub *ps)
 		client_send_err(c, PROTO_EMAXSUBS);
 		return 0;
 	}
-	if (c->nsubs + 1 > c->subs_cap && sid_table_grow(c) != 0)
-		return -ENOMEM;
-	s = calloc(1, sizeof(*s) + ps->subject.len + 1 + qlen + 1 +
-	    ps->sid.len + 1);
-	if (s == NULL)
-		return -ENOMEM;
-	p = s->strings;
-	memcpy(p, ps->subject.ptr, ps->subject.len);
-	s->ss.subject = p;
-	s->ss.subject_len = ps->subject.len;
-	p += ps->subject.len + 1;
-	if (ps->queue.ptr != NULL) {
-		memcpy(p, ps->queue.ptr, qlen);
-		s->ss.queue = p;
-		s->ss.queue_len = qlen;
-		p += qlen + 1;
-	}
-	memcpy(p, ps->sid.ptr, ps->sid.len);
-	s->sid_len = ps->sid.len;
-	s->ss.weight = 1;
-	s->ss.owner = c;
-	s->c = c;
-	if (sublist_insert(srv->sublist, &s->ss) != 0) {
-		free(s);
+	if ((err = csub_add(c, ps->subject, ps->queue, ps->sid, 1)) != 0) {
+		if (err != -EINVAL)
+			return err;
 		client_send_err(c, PROTO_ESUBJECT);
 		return 0;
 	}
-	pp = sid_slot(c, ps->sid.ptr, ps->sid.len);
-	*pp = s;
-	c->nsubs++;
 	log_trace("client: cid=%llu sub %.*s sid=%.*s",
 	    (unsigned long long)c->cid, (int)ps->subject.len,
 	    ps->subject.ptr, (int)ps->sid.len, ps->sid.ptr);
@@ -297,26 +324,166 @@ usable(const struct sublist_sub *ss)
 	return sublist_sub_inserted(ss) && (s->c == NULL || !s->c->closing);
 }
 
+/* Is ss a peer server's interest (owned by a route)? */
+static inline bool
+remote(const struct sublist_sub *ss)
+{
+	const struct csub *s = (const struct csub *)ss;
+
+	return s->c != NULL && s->c->route != NULL;
+}
+
+/*
+ * One member of g for a message: a local member when there is one (at
+ * random), else a route's entry picked by weight, so that each server
+ * gets its share of the members in the whole cluster (§3.5).  Local
+ * first keeps the message off the network when it can be served here,
+ * as nats-server does.  only_local: for a message from a route (the
+ * one-hop rule).
+ */
 static struct sublist_sub *
 pick_member(struct server *srv, const struct sublist_group *g,
-    const struct client *skip)
+    const struct client *skip, bool only_local)
 {
 	struct sublist_sub *ss;
-	size_t i, start;
+	uint64_t total = 0;
+	uint32_t pick;
+	size_t i, start, n = g->nmembers;
 
-	ss = skip != NULL ?
-	    sublist_group_pick_skip(g, server_random(srv), skip) :
-	    sublist_group_pick(g, server_random(srv));
-	if (ss != NULL && usable(ss))
-		return ss;
-	/* the pick is gone or closing: take the next usable member */
-	start = server_random(srv) % g->nmembers;
-	for (i = 0; i < g->nmembers; i++) {
-		ss = g->members[(start + i) % g->nmembers];
-		if (ss->owner != skip && usable(ss))
+	start = server_random(srv) % n;
+	for (i = 0; i < n; i++) {
+		ss = g->members[(start + i) % n];
+		if (!remote(ss) && ss->owner != skip && usable(ss))
 			return ss;
 	}
+	if (only_local)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (remote(g->members[i]) && usable(g->members[i]))
+			total += g->members[i]->weight;
+	if (total == 0)
+		return NULL;
+	pick = (uint32_t)(server_random(srv) % total);
+	for (i = 0; i < n; i++) {
+		ss = g->members[i];
+		if (!remote(ss) || !usable(ss))
+			continue;
+		if (pick < ss->weight)
+			return ss;
+		pick -= ss->weight;
+	}
 	return NULL;
+}
+
+/*
+ * The routes a message goes to: one RMSG per route however many of its
+ * subscriptions match, naming the queue groups picked there.  Inline
+ * room for the usual cluster; bigger ones spill to the heap.
+ */
+#define TARGETS_INLINE	16
+
+struct target_queue {
+	size_t			 route;		/* index in rc[] */
+	struct proto_str	 queue;
+};
+
+struct targets {
+	struct client		**rc;
+	size_t			 nrc, caprc;
+	struct target_queue	*q;
+	size_t			 nq, capq;
+	struct client		*rc_inline[TARGETS_INLINE];
+	struct target_queue	 q_inline[TARGETS_INLINE];
+};
+
+static void
+targets_init(struct targets *t)
+{
+	t->rc = t->rc_inline;
+	t->caprc = TARGETS_INLINE;
+	t->q = t->q_inline;
+	t->capq = TARGETS_INLINE;
+	t->nrc = t->nq = 0;
+}
+
+static void
+targets_fini(struct targets *t)
+{
+	if (t->rc != t->rc_inline)
+		free(t->rc);
+	if (t->q != t->q_inline)
+		free(t->q);
+}
+
+/* Grows an inline-or-heap array to hold one more element. */
+static int
+grow(void **arr, size_t *cap, size_t n, size_t size, void *inline_arr)
+{
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	if ((p = malloc(*cap * 2 * size)) == NULL)
+		return -ENOMEM;
+	memcpy(p, *arr, n * size);
+	if (*arr != inline_arr)
+		free(*arr);
+	*arr = p;
+	*cap *= 2;
+	return 0;
+}
+
+/* The index of route rc in t, added if new; -1 when out of memory. */
+static ssize_t
+target_route(struct targets *t, struct client *rc)
+{
+	size_t i;
+
+	for (i = 0; i < t->nrc; i++)
+		if (t->rc[i] == rc)
+			return (ssize_t)i;
+	if (grow((void **)&t->rc, &t->caprc, t->nrc, sizeof(*t->rc),
+	    t->rc_inline) != 0)
+		return -1;
+	t->rc[t->nrc] = rc;
+	return (ssize_t)t->nrc++;
+}
+
+static void
+target_queue(struct targets *t, struct client *rc, const char *queue,
+    size_t len)
+{
+	ssize_t r = target_route(t, rc);
+
+	if (r < 0 || grow((void **)&t->q, &t->capq, t->nq, sizeof(*t->q),
+	    t->q_inline) != 0)
+		return;
+	t->q[t->nq].route = (size_t)r;
+	t->q[t->nq].queue.ptr = queue;
+	t->q[t->nq].queue.len = len;
+	t->nq++;
+}
+
+/* One RMSG per target route: the number sent. */
+static int
+targets_send(struct targets *t, const struct proto_msg *m)
+{
+	struct proto_str qinline[TARGETS_INLINE], *qs = qinline;
+	size_t i, j, n;
+	int sent = 0;
+
+	if (t->nq > TARGETS_INLINE &&
+	    (qs = malloc(t->nq * sizeof(*qs))) == NULL)
+		return 0;
+	for (i = 0; i < t->nrc; i++) {
+		for (j = n = 0; j < t->nq; j++)
+			if (t->q[j].route == i)
+				qs[n++] = t->q[j].queue;
+		sent += route_send_msg(t->rc[i], m, qs, n);
+	}
+	if (qs != qinline)
+		free(qs);
+	return sent;
 }
 
 /* No responders: the publisher asked for it and has a plain
@@ -349,11 +516,30 @@ no_responders(struct client *c, const struct proto_msg *m)
 	}
 }
 
-int
-pubsub_deliver(struct server *srv, const struct client *skip,
-    const struct proto_msg *m)
+/* Is queue (len bytes) one of the names of a routed message's list? */
+static bool
+queue_named(const struct proto_msg *m, const char *queue, size_t len)
+{
+	struct proto_str list = m->queues, tok;
+
+	while (proto_next_token(&list, &tok))
+		if (tok.len == len && memcmp(tok.ptr, queue, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Delivers m: to local subscribers, and, for a message published here
+ * (routed false), to the routes with matching interest.  A message from
+ * a route (routed true) goes to local subscribers only, and to the
+ * queue groups it names (§3.5).
+ */
+static int
+deliver_all(struct server *srv, const struct client *skip,
+    const struct proto_msg *m, bool routed)
 {
 	const struct sublist_result *r;
+	struct targets t;
 	size_t i;
 	int delivered = 0;
 
@@ -362,23 +548,119 @@ pubsub_deliver(struct server *srv, const struct client *skip,
 		return -ENOMEM;
 	srv->delivering++;
 	r = sublist_result_ref(r);
+	targets_init(&t);
 	for (i = 0; i < r->nplain; i++) {
 		struct sublist_sub *ss = r->plain[i];
 
 		if (ss->owner == skip)
 			continue;
-		delivered += deliver((struct csub *)ss, m);
+		if (!remote(ss))
+			delivered += deliver((struct csub *)ss, m);
+		else if (!routed && usable(ss))
+			(void)target_route(&t, ((struct csub *)ss)->c);
 	}
 	for (i = 0; i < r->ngroups; i++) {
-		struct sublist_sub *ss = pick_member(srv, &r->groups[i], skip);
+		const struct sublist_group *g = &r->groups[i];
+		struct sublist_sub *ss;
 
-		if (ss != NULL)
+		if (routed && !queue_named(m, g->queue, g->queue_len))
+			continue;
+		if ((ss = pick_member(srv, g, skip, routed)) == NULL)
+			continue;
+		if (!remote(ss))
 			delivered += deliver((struct csub *)ss, m);
+		else
+			target_queue(&t, ((struct csub *)ss)->c, g->queue,
+			    g->queue_len);
 	}
+	if (t.nrc > 0)
+		delivered += targets_send(&t, m);
+	targets_fini(&t);
 	sublist_result_unref(r);
 	if (--srv->delivering == 0 && srv->graveyard != NULL)
 		pubsub_bury(srv);
 	return delivered;
+}
+
+int
+pubsub_deliver(struct server *srv, const struct client *skip,
+    const struct proto_msg *m)
+{
+	return deliver_all(srv, skip, m, false);
+}
+
+int
+pubsub_deliver_routed(struct server *srv, const struct proto_msg *m)
+{
+	return deliver_all(srv, NULL, m, true);
+}
+
+/* ---- a route's remote interest ---- */
+
+/* "subject" or "subject queue": the key of RS+ and RS- (§3.3), in buf
+ * when it fits, else in a malloc'd block (*heap, freed by the caller);
+ * NULL when out of memory. */
+static char *
+remote_key(const struct proto_sub *ps, char *buf, size_t size,
+    size_t *len, char **heap)
+{
+	bool queue = ps->queue.ptr != NULL && ps->queue.len > 0;
+	size_t n = ps->subject.len + (queue ? 1 + ps->queue.len : 0);
+	char *key = buf;
+
+	*heap = NULL;
+	if (n > size && (key = *heap = malloc(n)) == NULL)
+		return NULL;
+	memcpy(key, ps->subject.ptr, ps->subject.len);
+	if (queue) {
+		key[ps->subject.len] = ' ';
+		memcpy(key + ps->subject.len + 1, ps->queue.ptr, ps->queue.len);
+	}
+	*len = n;
+	return key;
+}
+
+int
+pubsub_remote_sub(struct client *rc, const struct proto_sub *ps)
+{
+	char buf[REMOTE_KEY_STACK], *heap;
+	struct proto_str sid;
+	struct csub **pp;
+	bool queue = ps->queue.ptr != NULL && ps->queue.len > 0;
+	uint32_t weight = queue && ps->weight > 0 ? ps->weight : 1;
+	int err = 0;
+
+	if (!subject_valid_sub(ps->subject.ptr, ps->subject.len))
+		return 0;	/* not a subject we can hold: ignored */
+	if ((sid.ptr = remote_key(ps, buf, sizeof(buf), &sid.len,
+	    &heap)) == NULL)
+		return -ENOMEM;
+	pp = sid_slot(rc, sid.ptr, sid.len);
+	if (pp != NULL && *pp != NULL) {
+		/* a queue's new member count; a plain one again: no-op */
+		if (queue)
+			sublist_set_weight(rc->srv->sublist, &(*pp)->ss,
+			    weight);
+	} else if ((err = csub_add(rc, ps->subject, queue ? ps->queue :
+	    (struct proto_str){ NULL, 0 }, sid, weight)) == -EINVAL)
+		err = 0;
+	free(heap);
+	return err;
+}
+
+void
+pubsub_remote_unsub(struct client *rc, const struct proto_sub *ps)
+{
+	char buf[REMOTE_KEY_STACK], *heap, *key;
+	struct csub **pp;
+	size_t n;
+
+	if ((key = remote_key(ps, buf, sizeof(buf), &n, &heap)) == NULL)
+		return;
+	pp = sid_slot(rc, key, n);
+	if (pp != NULL && *pp != NULL)
+		csub_remove(rc->srv, *pp);
+	free(heap);
 }
 
 int

@@ -128,6 +128,7 @@ server_info_json(struct server *srv, struct client *c, bool ldm)
 	}
 	if (ldm)
 		json_object_set_new(o, "ldm", json_true());
+	route_info_urls(srv, o, ldm);
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return s;
@@ -414,6 +415,7 @@ server_reload(struct server *srv)
 	tls_reload(srv);
 	auth_reload(srv, nauth);
 	monitor_reload(srv);
+	route_reload(srv);
 	log_info("reload: applied %s, %zu change%s need%s a restart",
 	    srv->conf_path, nkeys, nkeys == 1 ? "" : "s",
 	    nkeys == 1 ? "s" : "");
@@ -429,6 +431,7 @@ shutdown_task(void *arg)
 	bool pending;
 
 	listeners_close(srv);
+	route_stop(srv);
 	/* what was accepted goes out to connected subscribers first */
 	do {
 		pending = false;
@@ -478,6 +481,7 @@ lame_duck_task(void *arg)
 	size_t n, batch, i;
 
 	listeners_close(srv);
+	route_lame_duck(srv);
 	TAILQ_FOREACH(c, &srv->clients, link)
 		if (c->protocol >= 1 && !c->closing)
 			client_send_info(c, true);
@@ -625,8 +629,10 @@ server_fini(struct server *srv)
 	dgram_fini(srv);
 	if (srv->loop != NULL) {
 		/* ends every remaining task, the readers freeing their
-		 * clients on the way */
+		 * clients (and routes) on the way */
+		route_stop(srv);
 		coro_group_free(srv->clients_group);
+		route_fini(srv);
 		coro_loop_free(srv->loop);
 	}
 	pubsub_bury(srv);

@@ -91,6 +91,7 @@ tls_ctx_new(const struct conf_tls *t, char *err, size_t errlen)
 int
 tls_check(const struct conf *conf, char *err, size_t errlen)
 {
+	struct conf_tls ct;
 	char msg[512];
 	SSL_CTX *ctx;
 	size_t i;
@@ -106,6 +107,17 @@ tls_check(const struct conf *conf, char *err, size_t errlen)
 		}
 		SSL_CTX_free(ctx);
 	}
+	if (!tls_on(&conf->cluster.tls))
+		return 0;
+	/* routes verify each other, so the CA file is read as well (the
+	 * loader made sure there is one) */
+	ct = conf->cluster.tls;
+	ct.verify = CONF_TLS_VERIFY_REQUIRED;
+	if ((ctx = tls_ctx_new(&ct, msg, sizeof(msg))) == NULL) {
+		snprintf(err, errlen, "cluster.tls: %s", msg);
+		return -1;
+	}
+	SSL_CTX_free(ctx);
 	return 0;
 }
 

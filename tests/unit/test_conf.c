@@ -1241,6 +1241,577 @@ test_conf_override(void **state)
 	conf_free(c);
 }
 
+/*
+ * cluster:
+ */
+
+/* Every cluster key away from its default. */
+static const char cluster_full[] =
+    "cluster:\n"
+    "  name: prod\n"
+    "  address: \"0.0.0.0:6250\"\n"
+    "  advertise: \"node-1.example.org:16250\"\n"
+    "  no_advertise: true\n"
+    "  routes:\n"
+    "    - nats-route://node-2.example.org:6250\n"
+    "    - nats-route://ruser:T0p%40ss@node-3:6251/\n"
+    "    - \"[::1]\"\n"
+    "  connect_retries: 0\n"
+    "  max_pending: 1GiB\n"
+    "  write_deadline: 2s\n"
+    "  ping_interval: 100ms\n"
+    "  ping_max: 5\n"
+    "  authorization:\n"
+    "    user: ruser\n"
+    "    password: \"$2a$11$abcdefghijklmnopqrstuv\"\n"
+    "    timeout: 500ms\n"
+    "  tls:\n"
+    "    cert: certs/route.pem\n"
+    "    key: /etc/corobus/route.key\n"
+    "    ca: ca.pem\n"
+    "    handshake_timeout: 3s\n"
+    "  permissions:\n"
+    "    import: [ \"orders.>\", \"_INBOX.>\" ]\n"
+    "    export: \"orders.*.created\"\n";
+
+static void
+assert_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	if (n < m || strcmp(s + n - m, suffix) != 0 || s[0] != '/')
+		fail_msg("'%s' is not an absolute path ending in '%s'", s,
+		    suffix);
+}
+
+static void
+test_conf_cluster_defaults(void **state)
+{
+	const struct conf_cluster *cl;
+	struct conf *c;
+
+	(void)state;
+	assert_int_equal(conf_defaults(&c), 0);
+	cl = &c->cluster;
+	assert_string_equal(cl->name, "");
+	assert_null(cl->host);
+	assert_null(cl->port);
+	assert_string_equal(cl->advertise, "");
+	assert_int_equal(cl->no_advertise, 0);
+	assert_null(cl->routes);
+	assert_int_equal(cl->nroutes, 0);
+	assert_string_equal(cl->user, "");
+	assert_string_equal(cl->password, "");
+	assert_int_equal(cl->auth_timeout, 2000);
+	assert_string_equal(cl->tls.cert, "");
+	assert_string_equal(cl->tls.key, "");
+	assert_string_equal(cl->tls.ca, "");
+	assert_int_equal(cl->tls.handshake_timeout, 2000);
+	assert_int_equal(cl->nimport, 0);
+	assert_int_equal(cl->nexport, 0);
+	assert_int_equal(cl->connect_retries, 3);
+	assert_int_equal(cl->max_pending, 256 << 20);
+	assert_int_equal(cl->write_deadline, 10000);
+	assert_int_equal(cl->ping_interval, 120000);
+	assert_int_equal(cl->ping_max, 2);
+	conf_free(c);
+	/* an empty section, and clustering explicitly off */
+	c = buf_ok("cluster:\n");
+	assert_same_as_defaults(c);
+	conf_free(c);
+	c = buf_ok("cluster: { address: \"\", name: \"\", routes: [] }\n");
+	assert_same_as_defaults(c);
+	conf_free(c);
+}
+
+static void
+test_conf_cluster_full(void **state)
+{
+	const struct conf_cluster *cl;
+	struct conf *c;
+
+	(void)state;
+	c = buf_ok(cluster_full);
+	cl = &c->cluster;
+	assert_string_equal(cl->name, "prod");
+	assert_string_equal(cl->host, "0.0.0.0");
+	assert_string_equal(cl->port, "6250");
+	assert_string_equal(cl->advertise, "node-1.example.org:16250");
+	assert_int_equal(cl->no_advertise, 1);
+	assert_int_equal(cl->nroutes, 3);
+	/* kept as written: route.c parses them */
+	assert_string_equal(cl->routes[0],
+	    "nats-route://node-2.example.org:6250");
+	assert_string_equal(cl->routes[1],
+	    "nats-route://ruser:T0p%40ss@node-3:6251/");
+	assert_string_equal(cl->routes[2], "[::1]");
+	assert_int_equal(cl->connect_retries, 0);
+	assert_int_equal(cl->max_pending, 1ULL << 30);
+	assert_int_equal(cl->write_deadline, 2000);
+	assert_int_equal(cl->ping_interval, 100);
+	assert_int_equal(cl->ping_max, 5);
+	assert_string_equal(cl->user, "ruser");
+	/* taken literally, as auth.users passwords */
+	assert_string_equal(cl->password, "$2a$11$abcdefghijklmnopqrstuv");
+	assert_int_equal(cl->auth_timeout, 500);
+	assert_suffix(cl->tls.cert, "/tests/data/conf/certs/route.pem");
+	assert_string_equal(cl->tls.key, "/etc/corobus/route.key");
+	assert_suffix(cl->tls.ca, "/tests/data/conf/ca.pem");
+	assert_int_equal(cl->tls.handshake_timeout, 3000);
+	assert_int_equal(cl->tls.verify, CONF_TLS_VERIFY_NONE);
+	assert_int_equal(cl->nimport, 2);
+	assert_string_equal(cl->import[0], "orders.>");
+	assert_string_equal(cl->import[1], "_INBOX.>");
+	assert_int_equal(cl->nexport, 1);
+	assert_string_equal(cl->export[0], "orders.*.created");
+	conf_free(c);
+
+	/* the bounds */
+	c = buf_ok("cluster: { connect_retries: 1000, max_pending: 64GiB, "
+	    "write_deadline: 1h, ping_interval: 24h, ping_max: 1000 }\n");
+	assert_int_equal(c->cluster.connect_retries, 1000);
+	assert_int_equal(c->cluster.max_pending, 64ULL << 30);
+	assert_int_equal(c->cluster.ping_interval, 24 * 3600 * 1000LL);
+	conf_free(c);
+	c = buf_ok("cluster: { max_pending: 1MiB, write_deadline: 100ms, "
+	    "ping_max: 1, advertise: \"[2001:db8::1]:1\" }\n");
+	assert_int_equal(c->cluster.max_pending, 1 << 20);
+	assert_string_equal(c->cluster.advertise, "[2001:db8::1]:1");
+	conf_free(c);
+	/* TLS and authorization need no address (they wait for one) */
+	c = buf_ok("cluster:\n  tls: { cert: /a.pem, key: /a.key, ca: /ca.pem "
+	    "}\n  authorization: { user: u, password: p }\n");
+	assert_null(c->cluster.host);
+	assert_string_equal(c->cluster.tls.ca, "/ca.pem");
+	conf_free(c);
+}
+
+static void
+test_conf_cluster_errors(void **state)
+{
+	static const struct {
+		const char	*yaml;
+		const char	*want;
+	} bad[] = {
+		/* name and address */
+		{ "cluster:\n  address: \"0.0.0.0:6240\"\n",
+		  "inline.yaml:2:3: cluster.name: required when "
+		  "cluster.address is set" },
+		{ "cluster:\n  name: \"\"\n  address: \":6240\"\n",
+		  "inline.yaml:2:3: cluster.name: required when "
+		  "cluster.address is set" },
+		{ "cluster:\n  name: a b\n  address: \":6240\"\n",
+		  "inline.yaml:2:3: cluster.name: must not contain white "
+		  "space" },
+		{ "cluster:\n  name: x\n  address: \"0.0.0.0\"\n",
+		  "inline.yaml:3:12: cluster.address: '0.0.0.0': missing "
+		  ":port" },
+		{ "cluster:\n  name: x\n  address: \"::1:6240\"\n",
+		  "inline.yaml:3:12: cluster.address: an IPv6 address needs "
+		  "brackets" },
+		{ "cluster: { colour: red }\n",
+		  "inline.yaml:1:12: cluster.colour: unknown key" },
+		{ "cluster: { name: [a] }\n",
+		  "inline.yaml:1:18: cluster.name: expected a scalar, found "
+		  "a list" },
+		/* routes */
+		{ "cluster:\n  routes: [ \"nats-route://a:1\" ]\n",
+		  "inline.yaml:2:3: cluster.routes: needs cluster.address "
+		  "(clustering is off without it)" },
+		{ "cluster:\n  name: x\n  address: \":6240\"\n  routes:\n"
+		  "    - nats-route://ok:1\n    - http://x:1\n",
+		  "inline.yaml:6:7: cluster.routes: unknown scheme 'http' "
+		  "(use nats-route://, nats:// or route://)" },
+		{ "cluster:\n  name: x\n  address: \":6240\"\n"
+		  "  routes: \"nats-route://:1\"\n",
+		  "inline.yaml:4:11: cluster.routes: empty host" },
+		{ "cluster:\n  routes: [ \"nats-route://h:0\" ]\n",
+		  "inline.yaml:2:13: cluster.routes: port '0' is not a number "
+		  "from 1 to 65535" },
+		{ "cluster:\n  routes: [ \"\" ]\n",
+		  "inline.yaml:2:13: cluster.routes: empty string in the "
+		  "list" },
+		{ "cluster:\n  routes: [ [ x ] ]\n",
+		  "inline.yaml:2:13: cluster.routes: expected a string, found "
+		  "a list" },
+		/* advertise */
+		{ "cluster:\n  advertise: node-1\n",
+		  "inline.yaml:2:14: cluster.advertise: 'node-1': missing "
+		  ":port" },
+		{ "cluster:\n  advertise: \":6240\"\n",
+		  "inline.yaml:2:14: cluster.advertise: ':6240': needs a host "
+		  "that other servers can dial" },
+		{ "cluster:\n  advertise: \"h:00\"\n",
+		  "inline.yaml:2:14: cluster.advertise: 'h:00': port 0 cannot "
+		  "be dialled" },
+		/* authorization */
+		{ "cluster:\n  authorization:\n    user: r\n",
+		  "inline.yaml:3:5: cluster.authorization.password: "
+		  "cluster.authorization.user and "
+		  "cluster.authorization.password go together" },
+		{ "cluster:\n  authorization:\n    user: \"\"\n"
+		  "    password: p\n",
+		  "inline.yaml:3:5: cluster.authorization.user: "
+		  "cluster.authorization.user and "
+		  "cluster.authorization.password go together" },
+		{ "cluster:\n  authorization: { timeout: 99ms }\n",
+		  "inline.yaml:2:29: cluster.authorization.timeout: must be "
+		  "from 100ms to 10m" },
+		/* tls */
+		{ "cluster:\n  tls:\n    cert: /a.pem\n    ca: /ca.pem\n",
+		  "inline.yaml:3:5: cluster.tls.key: cluster.tls.cert and "
+		  "cluster.tls.key go together" },
+		{ "cluster:\n  tls:\n    key: /a.key\n    ca: /ca.pem\n",
+		  "inline.yaml:3:5: cluster.tls.cert: cluster.tls.cert and "
+		  "cluster.tls.key go together" },
+		{ "cluster:\n  tls:\n    cert: /a.pem\n    key: /a.key\n",
+		  "inline.yaml:3:5: cluster.tls.ca: required when "
+		  "cluster.tls.cert is set (routes verify each other)" },
+		{ "cluster:\n  tls:\n    ca: /ca.pem\n",
+		  "inline.yaml:3:5: cluster.tls.cert: required by "
+		  "cluster.tls.ca" },
+		{ "cluster:\n  tls: { handshake_timeout: 11m }\n",
+		  "inline.yaml:2:29: cluster.tls.handshake_timeout: must be "
+		  "from 100ms to 10m" },
+		{ "cluster:\n  tls: { verify: required }\n",
+		  "inline.yaml:2:10: cluster.tls.verify: unknown key" },
+		/* permissions */
+		{ "cluster:\n  permissions:\n    import: [ \"a..b\" ]\n",
+		  "inline.yaml:3:15: cluster.permissions.import: 'a..b' is "
+		  "not a subject" },
+		{ "cluster:\n  permissions:\n    export: [ ok, \"a.>.b\" ]\n",
+		  "inline.yaml:3:19: cluster.permissions.export: 'a.>.b' is "
+		  "not a subject" },
+		{ "cluster:\n  permissions:\n    export: \"a b\"\n",
+		  "inline.yaml:3:13: cluster.permissions.export: 'a b' is not "
+		  "a subject" },
+		{ "cluster:\n  permissions:\n    export: \"foo.\"\n",
+		  "cluster.permissions.export: 'foo.' is not a subject" },
+		{ "cluster:\n  permissions: { publish: [ x ] }\n",
+		  "cluster.permissions.publish: unknown key" },
+		/* ranges */
+		{ "cluster: { connect_retries: 1001 }\n",
+		  "inline.yaml:1:29: cluster.connect_retries: must be from 0 "
+		  "to 1000" },
+		{ "cluster: { max_pending: 512KiB }\n",
+		  "cluster.max_pending: must be from 1MiB to 64GiB" },
+		{ "cluster: { write_deadline: 99ms }\n",
+		  "cluster.write_deadline: must be from 100ms to 1h" },
+		{ "cluster: { ping_interval: 99ms }\n",
+		  "cluster.ping_interval: must be from 100ms to 24h" },
+		{ "cluster: { ping_max: 0 }\n",
+		  "cluster.ping_max: must be from 1 to 1000" },
+		{ "cluster: { no_advertise: maybe }\n",
+		  "cluster.no_advertise: 'maybe' is not true or false" },
+		/* against other keys */
+		{ "limits: { max_payload: 2MiB }\n"
+		  "cluster:\n  max_pending: 1MiB\n",
+		  "inline.yaml:3:3: cluster.max_pending: limits.max_payload "
+		  "(2MiB) must not exceed cluster.max_pending (1MiB)" },
+		{ "listeners:\n  - { address: \":6240\" }\n"
+		  "cluster:\n  name: x\n  address: \"127.0.0.1:6240\"\n",
+		  "inline.yaml:5:3: cluster.address: same address as "
+		  "listeners[0]" },
+		{ "monitoring: { address: \"127.0.0.1:6240\" }\n"
+		  "cluster:\n  name: x\n  address: \":6240\"\n",
+		  "inline.yaml:4:3: cluster.address: same address as "
+		  "monitoring.address" },
+	};
+	struct conf *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		buf_err(bad[i].yaml, bad[i].want);
+	/* a datagram listener's port is UDP; port 0 is any free port */
+	c = buf_ok("listeners:\n  - { address: \"127.0.0.1:4240\" }\n"
+	    "  - { protocol: datagram, address: \"127.0.0.1:6240\" }\n"
+	    "  - { address: \"127.0.0.1:0\" }\n"
+	    "cluster: { name: x, address: \"127.0.0.1:6240\" }\n");
+	conf_free(c);
+	c = buf_ok("cluster: { name: x, address: \"127.0.0.1:0\" }\n"
+	    "listeners: [ { address: \"127.0.0.1:0\" } ]\n");
+	conf_free(c);
+}
+
+static void
+test_conf_route_url(void **state)
+{
+	static const struct {
+		const char	*url;
+		const char	*host, *port, *user, *password;
+	} good[] = {
+		{ "nats-route://a.example.org:6250", "a.example.org", "6250",
+		  "", "" },
+		{ "nats-route://a.example.org", "a.example.org", "6240", "",
+		  "" },
+		{ "nats://10.0.0.1:4248/", "10.0.0.1", "4248", "", "" },
+		{ "route://[::1]:7000", "::1", "7000", "", "" },
+		{ "NATS-Route://h", "h", "6240", "", "" },
+		{ "[fe80::1%eth0]", "fe80::1%eth0", "6240", "", "" },
+		{ "host:1", "host", "1", "", "" },
+		{ "h:00080", "h", "80", "", "" },
+		{ "localhost/", "localhost", "6240", "", "" },
+		{ "nats-route://ruser:T0p%40ss@node-2:65535", "node-2",
+		  "65535", "ruser", "T0p@ss" },
+		{ "nats-route://a%3Ab:p:w@h", "h", "6240", "a:b", "p:w" },
+		{ "nats-route://u@h", "h", "6240", "u", "" },
+		{ "nats-route://u:@h", "h", "6240", "u", "" },
+		{ "nats-route://u:p@ss@[::1]", "::1", "6240", "u", "p@ss" },
+		{ "nats-route://%75%2f:%e2%82%ac@h", "h", "6240", "u/",
+		  "\xe2\x82\xac" },
+	};
+	static const struct {
+		const char	*url;
+		const char	*want;
+	} bad[] = {
+		{ "", "empty host" },
+		{ "nats-route://", "empty host" },
+		{ "nats-route://:6240", "empty host" },
+		{ "nats-route://u:p@", "empty host" },
+		{ "nats-route://u:p@:1", "empty host" },
+		{ "http://h:1", "unknown scheme 'http' (use nats-route://, "
+		  "nats:// or route://)" },
+		{ "tls://h", "unknown scheme 'tls'" },
+		{ "nats-route:/h", "unexpected '/' after the host" },
+		{ "nats-route://@h", "empty user name before '@'" },
+		{ "nats-route://:p@h", "empty user name before '@'" },
+		{ "nats-route://h:0", "port '0' is not a number from 1 to "
+		  "65535" },
+		{ "nats-route://h:65536", "port '65536' is not a number" },
+		{ "nats-route://h:123456", "port '123456' is not a number" },
+		{ "nats-route://h:x", "port 'x' is not a number" },
+		{ "nats-route://h:", "port '' is not a number" },
+		{ "nats-route://h:1:2", "an IPv6 address needs brackets" },
+		{ "nats-route://::1", "an IPv6 address needs brackets" },
+		{ "nats-route://[::1", "missing ']' after the IPv6 address" },
+		{ "nats-route://[::1]x", "unexpected 'x' after ']'" },
+		{ "nats-route://[::1]:", "port '' is not a number" },
+		{ "nats-route://[]:1", "empty host" },
+		{ "nats-route://[nothex]", "'nothex' is not an IPv6 address" },
+		{ "nats-route://[127.0.0.1]", "is not an IPv6 address" },
+		{ "nats-route://h/path", "unexpected '/' after the host (a "
+		  "route URL has no path, query or fragment)" },
+		{ "nats-route://h?x=1", "unexpected '?' after the host" },
+		{ "nats-route://h#f", "unexpected '#' after the host" },
+		{ "nats-route://h//", "unexpected '/' after the host" },
+		{ "nats-route://u:s/cr#t@h", "'/' in the user name or password "
+		  "(percent-encode it)" },
+		{ "nats-route://h x", "route URL contains a space or a control "
+		  "character" },
+		{ "nats-route://h\t", "contains a space" },
+		{ "nats-route://u%zz@h", "bad percent-encoding in the user "
+		  "name (%XX, two hex digits)" },
+		{ "nats-route://u:%4@h", "bad percent-encoding in the "
+		  "password" },
+		{ "nats-route://u:%@h", "bad percent-encoding in the "
+		  "password" },
+		{ "nats-route://u:%00@h", "%00 in the password" },
+		{ "nats-route://under_score", "'under_score' is not a host "
+		  "name or address" },
+		{ "nats-route://-h", "is not a host name or address" },
+		{ "nats-route://1.2.3.256", "'1.2.3.256' is not an IPv4 "
+		  "address" },
+	};
+	struct conf_route_url u;
+	char err[256], url[1024];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		memset(&u, 0xa5, sizeof(u));
+		if (conf_route_url_parse(good[i].url, &u, err,
+		    sizeof(err)) != 0)
+			fail_msg("%s: %s", good[i].url, err);
+		assert_string_equal(u.host, good[i].host);
+		assert_string_equal(u.port, good[i].port);
+		assert_string_equal(u.user, good[i].user);
+		assert_string_equal(u.password, good[i].password);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		strcpy(err, "untouched");
+		memset(&u, 0xa5, sizeof(u));
+		if (conf_route_url_parse(bad[i].url, &u, err,
+		    sizeof(err)) == 0)
+			fail_msg("accepted '%s'", bad[i].url);
+		if (strstr(err, bad[i].want) == NULL)
+			fail_msg("'%s': error '%s' lacks '%s'", bad[i].url, err,
+			    bad[i].want);
+		/* a password never shows in a message */
+		assert_null(strstr(err, "cr#t"));
+		/* nothing half parsed is left behind */
+		assert_string_equal(u.host, "");
+		assert_string_equal(u.password, "");
+	}
+	/* no error buffer, or a short one */
+	assert_int_equal(conf_route_url_parse("x:0", &u, NULL, 0), -1);
+	assert_int_equal(conf_route_url_parse("x:0", &u, err, 5), -1);
+	assert_string_equal(err, "port");
+
+	/* the parts' limits: host 255 bytes, user 127, password 255 */
+	memset(url, 0, sizeof(url));
+	strcpy(url, "nats-route://");
+	memset(url + strlen(url), 'a', 256);
+	assert_int_equal(conf_route_url_parse(url, &u, err, sizeof(err)), -1);
+	assert_string_equal(err, "host longer than 255 bytes");
+	url[strlen(url) - 3] = '\0';	/* 253: a host name's limit */
+	assert_int_equal(conf_route_url_parse(url, &u, err, sizeof(err)), 0);
+	assert_int_equal(strlen(u.host), 253);
+	snprintf(url, sizeof(url), "nats-route://%0128d@h", 0);
+	assert_int_equal(conf_route_url_parse(url, &u, err, sizeof(err)), -1);
+	assert_string_equal(err, "user name longer than 127 bytes");
+	snprintf(url, sizeof(url), "nats-route://%0127d@h", 0);
+	assert_int_equal(conf_route_url_parse(url, &u, err, sizeof(err)), 0);
+	assert_int_equal(strlen(u.user), 127);
+	snprintf(url, sizeof(url), "nats-route://u:%0256d@h", 0);
+	assert_int_equal(conf_route_url_parse(url, &u, err, sizeof(err)), -1);
+	assert_string_equal(err, "password longer than 255 bytes");
+	/* percent-encoded, the limit is on the decoded bytes */
+	strcpy(url, "nats-route://u:");
+	for (i = 0; i < 255; i++)
+		strcat(url, "%41");
+	strcat(url, "@h");
+	assert_int_equal(conf_route_url_parse(url, &u, err, sizeof(err)), 0);
+	assert_int_equal(strlen(u.password), 255);
+}
+
+static void
+test_conf_cluster_dump(void **state)
+{
+	struct conf_error err;
+	struct conf *c, *d;
+	struct conf_route_url u;
+	char *a, *b;
+
+	(void)state;
+	c = buf_ok(cluster_full);
+	a = dump(c);
+	assert_non_null(strstr(a, "cluster:\n  name: \"prod\"\n"
+	    "  address: \"0.0.0.0:6250\"\n"
+	    "  advertise: \"node-1.example.org:16250\"\n"
+	    "  no_advertise: true\n"
+	    "  routes: [ \"nats-route://node-2.example.org:6250\", "
+	    "\"nats-route://ruser:<redacted>@node-3:6251/\", \"[::1]\" ]\n"
+	    "  connect_retries: 0\n  max_pending: 1GiB\n"
+	    "  write_deadline: 2s\n  ping_interval: 100ms\n  ping_max: 5\n"
+	    "  authorization:\n    user: \"ruser\"\n"
+	    "    password: \"<redacted>\"\n    timeout: 500ms\n  tls:\n"));
+	assert_non_null(strstr(a, "    handshake_timeout: 3s\n"
+	    "  permissions:\n    import: [ \"orders.>\", \"_INBOX.>\" ]\n"
+	    "    export: [ \"orders.*.created\" ]\n"));
+	/* no secret left in it */
+	assert_null(strstr(a, "T0p"));
+	assert_null(strstr(a, "$2a"));
+	if (conf_load_buffer(fx("dumped.yaml"), a, strlen(a), 0, &d,
+	    &err) != 0)
+		fail_msg("%s\n%s", err.text, a);
+	b = dump(d);
+	assert_string_equal(a, b);
+	assert_string_equal(d->cluster.routes[1],
+	    "nats-route://ruser:<redacted>@node-3:6251/");
+	assert_int_equal(conf_route_url_parse(d->cluster.routes[1], &u, NULL,
+	    0), 0);
+	assert_string_equal(u.password, "<redacted>");
+	assert_string_equal(d->cluster.tls.cert, c->cluster.tls.cert);
+	free(a);
+	free(b);
+	conf_free(d);
+	conf_free(c);
+
+	/* an empty password, '$' and '"' in a URL */
+	c = buf_ok("cluster:\n  name: x\n  address: \":6240\"\n  routes:\n"
+	    "    - nats-route://u:@h\n    - \"nats-route://u$$:p\\\"$$@h\"\n");
+	assert_string_equal(c->cluster.routes[1], "nats-route://u$:p\"$@h");
+	a = dump(c);
+	assert_non_null(strstr(a, "  routes: [ \"nats-route://u:@h\", "
+	    "\"nats-route://u$$:<redacted>@h\" ]\n"));
+	if (conf_load_buffer(fx("dumped.yaml"), a, strlen(a), 0, &d,
+	    &err) != 0)
+		fail_msg("%s\n%s", err.text, a);
+	b = dump(d);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	conf_free(d);
+	conf_free(c);
+}
+
+static void
+test_conf_cluster_reload(void **state)
+{
+	struct conf_error err;
+	struct conf *a, *b;
+	char **keys;
+	size_t n;
+
+	(void)state;
+	a = buf_ok("cluster:\n  name: one\n  address: \":6240\"\n"
+	    "  routes: [ \"nats-route://x:1\" ]\n");
+	b = buf_ok("cluster:\n  name: one\n  address: \":6240\"\n"
+	    "  routes: [ \"nats-route://y:1\", \"nats-route://z:1\" ]\n"
+	    "  ping_max: 9\n  tls: { cert: /c, key: /k, ca: /ca }\n");
+	assert_int_equal(conf_diff_restart(a, b, &keys, &n), 0);
+	assert_int_equal(n, 0);
+	conf_free(b);
+
+	b = buf_ok("cluster:\n  name: two\n  address: \"[::]:6241\"\n"
+	    "  routes: [ \"nats-route://y:1\" ]\n  ping_max: 9\n");
+	assert_int_equal(conf_diff_restart(a, b, &keys, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(keys[0], "cluster.name");
+	assert_string_equal(keys[1], "cluster.address");
+	conf_keys_free(keys, n);
+	assert_int_equal(conf_keep_restart(b, a), 0);
+	assert_string_equal(b->cluster.name, "one");
+	assert_string_equal(b->cluster.host, "");
+	assert_string_equal(b->cluster.port, "6240");
+	/* reloadable: the new values */
+	assert_int_equal(b->cluster.nroutes, 1);
+	assert_string_equal(b->cluster.routes[0], "nats-route://y:1");
+	assert_int_equal(b->cluster.ping_max, 9);
+	assert_int_equal(conf_diff_restart(a, b, &keys, &n), 0);
+	assert_int_equal(n, 0);
+	conf_free(b);
+
+	/* clustering turned on by a reload: still off until a restart */
+	assert_int_equal(conf_defaults(&b), 0);
+	assert_int_equal(conf_diff_restart(b, a, &keys, &n), 0);
+	assert_int_equal(n, 2);
+	conf_keys_free(keys, n);
+	conf_free(b);
+
+	/* overrides: checked like the file, and undone on error */
+	assert_int_equal(conf_apply_override_err(a, "cluster.routes",
+	    "http://x", &err), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_string_equal(err.text, "cluster.routes: unknown scheme 'http' "
+	    "(use nats-route://, nats:// or route://)");
+	assert_int_equal(a->cluster.nroutes, 1);
+	assert_string_equal(a->cluster.routes[0], "nats-route://x:1");
+	assert_int_equal(conf_apply_override_err(a, "cluster.address", "",
+	    &err), -1);
+	assert_int_equal(errno, ERANGE);
+	assert_string_equal(err.text, "cluster.routes: needs cluster.address "
+	    "(clustering is off without it)");
+	assert_string_equal(a->cluster.port, "6240");
+	assert_int_equal(conf_apply_override(a, "cluster.routes",
+	    "nats-route://w:2"), 0);
+	assert_int_equal(a->cluster.nroutes, 1);
+	assert_string_equal(a->cluster.routes[0], "nats-route://w:2");
+	assert_int_equal(conf_apply_override(a, "cluster.address",
+	    "127.0.0.1:7000"), 0);
+	assert_string_equal(a->cluster.port, "7000");
+	conf_free(a);
+
+	assert_int_equal(conf_defaults(&a), 0);
+	assert_int_equal(conf_apply_override_err(a, "cluster.address",
+	    ":6240", &err), -1);
+	assert_string_equal(err.text, "cluster.name: required when "
+	    "cluster.address is set");
+	assert_null(a->cluster.host);
+	conf_free(a);
+}
+
 static int
 setup(void **state)
 {
@@ -1300,6 +1871,12 @@ main(void)
 		cmocka_unit_test(test_conf_keep_restart),
 		cmocka_unit_test(test_conf_dump_round_trip),
 		cmocka_unit_test(test_conf_override),
+		cmocka_unit_test(test_conf_cluster_defaults),
+		cmocka_unit_test(test_conf_cluster_full),
+		cmocka_unit_test(test_conf_cluster_errors),
+		cmocka_unit_test(test_conf_route_url),
+		cmocka_unit_test(test_conf_cluster_dump),
+		cmocka_unit_test(test_conf_cluster_reload),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
