@@ -23,7 +23,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev openssl libyaml-dev libcmocka-dev libjansson-dev
 libcrypt-dev
 libedit-dev mandoc valgrind clang libclang-rt-14-dev libnats-dev xz-utils
-systemd"
+systemd nats-server iproute2"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -93,6 +93,7 @@ struct route {
 	bool			 got_connect;	/* acceptor: CONNECT checked */
 	bool			 got_info;
 	bool			 registered;
+	bool			 was_registered;	/* ever: logs its close */
 	bool			 corobus_peer;	/* INFO "go" names corobusd */
 	bool			 headers;
 	bool			 ldm;
@@ -389,9 +390,10 @@ route_info_urls(struct server *srv, void *json, bool ldm)
 	json_t *a;
 	size_t i;
 
-	if (cl == NULL || ccf(cl)->no_advertise)
+	if (cl == NULL)
 		return;
-	if ((a = json_array()) == NULL)
+	json_object_set_new(json, "cluster", json_string(ccf(cl)->name));
+	if (ccf(cl)->no_advertise || (a = json_array()) == NULL)
 		return;
 	/* in lame duck, only the others: clients are to move there */
 	if (!ldm)
@@ -715,7 +717,7 @@ route_register(struct route *r)
 		    "addr=%s", r->remote_name, old->c->addr, r->c->addr);
 		client_close(old->c, "duplicate route", 0);
 	}
-	r->registered = true;
+	r->registered = r->was_registered = true;
 	cl->nregistered++;
 	if (r->seed != NULL)
 		snprintf(r->seed->peer_id, sizeof(r->seed->peer_id), "%s",
@@ -1184,14 +1186,15 @@ route_release(struct client *c)
 	struct route *r = c->route;
 	struct server *srv = c->srv;
 
-	if (r->got_info)
+	if (r->was_registered)
 		log_info("route: closed name=%s addr=%s reason=\"%s\" in=%llu "
 		    "out=%llu", r->remote_name != NULL ? r->remote_name : "?",
 		    c->addr, c->close_reason,
 		    (unsigned long long)c->stats.in_msgs,
 		    (unsigned long long)c->stats.out_msgs);
 	else
-		log_debug("route: closed addr=%s reason=\"%s\"", c->addr,
+		log_debug("route: closed name=%s addr=%s reason=\"%s\"",
+		    r->remote_name != NULL ? r->remote_name : "?", c->addr,
 		    c->close_reason);
 	srv->stats.in_msgs += c->stats.in_msgs;
 	srv->stats.out_msgs += c->stats.out_msgs;
