@@ -17,6 +17,7 @@
 #include "config.h"
 #endif
 
+#include <sys/types.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -1489,13 +1490,30 @@ check_listeners(const struct conf *c, struct conf_error *err)
 	return 0;
 }
 
+/* The first TCP (stream) listener on the same address as host:port: its
+ * index, or -1. */
+static ssize_t
+tcp_listener_clash(const struct conf *c, const char *host, const char *port)
+{
+	const struct conf_listener *li;
+	size_t i;
+
+	for (i = 0; i < c->nlisteners; i++) {
+		li = &c->listeners[i];
+		if (li->proto != CONF_PROTO_DATAGRAM && li->port != NULL &&
+		    strcmp(li->port, port) == 0 &&
+		    conf_value_hosts_clash(li->host, host))
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
 static int
 check_monitoring(const struct conf *c, const struct mark *set,
     struct conf_error *err)
 {
 	const struct conf_monitoring *m = &c->monitoring;
-	const struct conf_listener *li;
-	size_t i;
+	ssize_t i;
 
 	if ((m->user == NULL || m->user[0] == '\0') !=
 	    (m->password == NULL || m->password[0] == '\0'))
@@ -1504,14 +1522,9 @@ check_monitoring(const struct conf *c, const struct mark *set,
 		    "monitoring.password go together");
 	if (m->port == NULL || strcmp(m->port, "0") == 0)
 		return 0;
-	for (i = 0; i < c->nlisteners; i++) {
-		li = &c->listeners[i];
-		if (li->proto != CONF_PROTO_DATAGRAM && li->port != NULL &&
-		    strcmp(li->port, m->port) == 0 &&
-		    conf_value_hosts_clash(li->host, m->host))
-			return check_err(err, set, "monitoring.address", NULL,
-			    "same address as listeners[%zu]", i);
-	}
+	if ((i = tcp_listener_clash(c, m->host, m->port)) >= 0)
+		return check_err(err, set, "monitoring.address", NULL,
+		    "same address as listeners[%zu]", (size_t)i);
 	return 0;
 }
 
@@ -1528,19 +1541,13 @@ check_cluster_address(const struct conf *c, const struct mark *set,
     struct conf_error *err)
 {
 	const struct conf_cluster *cl = &c->cluster;
-	const struct conf_listener *li;
-	size_t i;
+	ssize_t i;
 
 	if (cl->port == NULL || strcmp(cl->port, "0") == 0)
 		return 0;
-	for (i = 0; i < c->nlisteners; i++) {
-		li = &c->listeners[i];
-		if (li->proto != CONF_PROTO_DATAGRAM && li->port != NULL &&
-		    strcmp(li->port, cl->port) == 0 &&
-		    conf_value_hosts_clash(li->host, cl->host))
-			return check_err(err, set, "cluster.address", NULL,
-			    "same address as listeners[%zu]", i);
-	}
+	if ((i = tcp_listener_clash(c, cl->host, cl->port)) >= 0)
+		return check_err(err, set, "cluster.address", NULL,
+		    "same address as listeners[%zu]", (size_t)i);
 	if (c->monitoring.port != NULL &&
 	    strcmp(c->monitoring.port, cl->port) == 0 &&
 	    conf_value_hosts_clash(c->monitoring.host, cl->host))

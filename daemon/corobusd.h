@@ -15,6 +15,7 @@
 #define COROBUSD_H
 
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -214,6 +215,11 @@ void	 server_shutdown(struct server *);
 /* The INFO line for a new client, as JSON text (malloc'd). */
 char	*server_info_json(struct server *, struct client *, bool ldm);
 void	 server_mark_dirty(struct server *, struct client *);
+/* An accepted peer's "ip:port" ("[ip6]:port") and ip; a Unix peer's
+ * addr is local, the listener's name. */
+void	 server_peer_name(const struct sockaddr_storage *, socklen_t len,
+	    const char *local, char *addr, size_t addrsize, char *ip,
+	    size_t ipsize);
 uint32_t server_random(struct server *);
 
 /* client.c */

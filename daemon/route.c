@@ -221,36 +221,33 @@ interest_free(struct interest_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* Does one of list's subjects cover subject (an empty list: all)? */
+static bool
+covered(char *const *list, size_t n, const char *subject, size_t len)
+{
+	size_t i;
+
+	if (n == 0)
+		return true;
+	for (i = 0; i < n; i++)
+		if (subject_pattern_covers(list[i], strlen(list[i]), subject,
+		    len))
+			return true;
+	return false;
+}
+
 /* cluster.permissions.import: may we ask the peers for subject? */
 static bool
 import_ok(const struct cluster *cl, const char *subject, size_t len)
 {
-	const struct conf_cluster *cc = ccf(cl);
-	size_t i;
-
-	if (cc->nimport == 0)
-		return true;
-	for (i = 0; i < cc->nimport; i++)
-		if (subject_pattern_covers(cc->import[i],
-		    strlen(cc->import[i]), subject, len))
-			return true;
-	return false;
+	return covered(ccf(cl)->import, ccf(cl)->nimport, subject, len);
 }
 
 /* cluster.permissions.export: may a peer have subject's messages? */
 static bool
 export_ok(const struct cluster *cl, const char *subject, size_t len)
 {
-	const struct conf_cluster *cc = ccf(cl);
-	size_t i;
-
-	if (cc->nexport == 0)
-		return true;
-	for (i = 0; i < cc->nexport; i++)
-		if (subject_pattern_covers(cc->export[i],
-		    strlen(cc->export[i]), subject, len))
-			return true;
-	return false;
+	return covered(ccf(cl)->export, ccf(cl)->nexport, subject, len);
 }
 
 /* Appends RS+ (count > 0) or RS- for e to route r. */
@@ -1394,7 +1391,7 @@ route_accept_loop(void *arg)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	coro_stream *s;
-	char ip[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN + 16];
+	char ip[64], addr[sizeof(((struct client *)0)->addr)];
 	int err;
 
 	for (;;) {
@@ -1410,20 +1407,8 @@ route_accept_loop(void *arg)
 				break;
 			continue;
 		}
-		ip[0] = '\0';
-		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->
-			    sin_addr, ip, sizeof(ip));
-		else if (ss.ss_family == AF_INET6 &&
-		    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->
-		    sin6_addr, ip, sizeof(ip)) != NULL &&
-		    memcmp(ip, "::ffff:", 7) == 0 && strchr(ip + 7, '.'))
-			/* an IPv4 peer of a dual-stack socket */
-			memmove(ip, ip + 7, strlen(ip + 7) + 1);
-		snprintf(addr, sizeof(addr), strchr(ip, ':') ? "[%s]:%u" :
-		    "%s:%u", ip, ntohs(ss.ss_family == AF_INET ?
-		    ((struct sockaddr_in *)&ss)->sin_port :
-		    ((struct sockaddr_in6 *)&ss)->sin6_port));
+		server_peer_name(&ss, len, cl->listen, addr, sizeof(addr), ip,
+		    sizeof(ip));
 		if (cl->srv->lame_duck || cl->stopping) {
 			coro_stream_close(s);
 			continue;

@@ -136,17 +136,16 @@ server_info_json(struct server *srv, struct client *c, bool ldm)
 
 /* ---- listeners ---- */
 
-static void
-peer_name(const struct sockaddr_storage *ss, socklen_t len,
-    const struct listener *L, char *addr, size_t addrsize, char *ip,
-    size_t ipsize)
+void
+server_peer_name(const struct sockaddr_storage *ss, socklen_t len,
+    const char *local, char *addr, size_t addrsize, char *ip, size_t ipsize)
 {
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
 
 	ip[0] = '\0';
 	if (len == 0 || ss->ss_family == AF_UNIX) {
-		snprintf(addr, addrsize, "%s", L->name);
+		snprintf(addr, addrsize, "%s", local);
 		return;
 	}
 	if (ss->ss_family == AF_INET) {
@@ -191,7 +190,8 @@ accept_loop(void *arg)
 			    strerror(-err));
 			continue;
 		}
-		peer_name(&ss, len, L, addr, sizeof(addr), ip, sizeof(ip));
+		server_peer_name(&ss, len, L->name, addr, sizeof(addr), ip,
+		    sizeof(ip));
 		client_start(L->srv, L, s, addr, ip);
 	}
 	return 0;

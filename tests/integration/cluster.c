@@ -491,6 +491,38 @@ cl_log_stray_closes(struct cl_node *n)
 	return stray;
 }
 
+void
+cl_check_route_logs(struct cl_node **ns, int n)
+{
+	char want[256];
+	int i, j;
+
+	for (i = 0; i < n; i++) {
+		if (ns[i]->kind != CL_COROBUSD)
+			continue;
+		/* a registration per peer (two if a duplicate replaced
+		 * one), with its name and id as the peer (nats-server too)
+		 * gave them, and one route up to each */
+		if (cl_log_count(ns[i], "route: registered ") < n - 1) {
+			cl_node_dump(ns[i]);
+			fail_msg("%s logged %d route registrations, not %d",
+			    ns[i]->name, cl_log_count(ns[i],
+			    "route: registered "), n - 1);
+		}
+		for (j = 0; j < n; j++) {
+			if (i == j)
+				continue;
+			assert_int_equal(cl_log_routes(ns[i], ns[j]), 1);
+			snprintf(want, sizeof(want), "route: registered name=%s "
+			    "id=%s addr=127.0.0.1:", ns[j]->name, ns[j]->id);
+			if (cl_log_count(ns[i], want) < 1) {
+				cl_node_dump(ns[i]);
+				fail_msg("%s: no \"%s\"", ns[i]->name, want);
+			}
+		}
+	}
+}
+
 int
 cl_wait_route(struct cl_node *n, struct cl_node *peer, bool up,
     int timeout_ms)

@@ -117,6 +117,12 @@ int		 cl_log_routes(struct cl_node *n, struct cl_node *peer);
  * logged as registered (same addr): a route that was never up did not
  * go. */
 int		 cl_log_stray_closes(struct cl_node *);
+/* Checks the route log lines of every corobusd among ns[0..n) (the
+ * others are skipped): at least n - 1 "route: registered" lines, and for
+ * each other node one route up and a "route: registered name=<its name>
+ * id=<its id> addr=127.0.0.1:" line; fails the test (printing the log)
+ * otherwise. */
+void		 cl_check_route_logs(struct cl_node **ns, int n);
 /* GET path on the node's monitoring port: the body (malloc'd), or NULL
  * unless the status is 200. */
 char		*cl_http_get(struct cl_node *, const char *path);

@@ -81,34 +81,9 @@ jtrue(json_t *o, const char *key)
 static void
 test_mesh(void **state)
 {
-	char want[256];
-	int i, j;
-
 	(void)state;
 	/* the group setup waited for the mesh; here its log lines */
-	for (i = 0; i < NNODES; i++) {
-		if (!is_corobusd(all[i]))
-			continue;
-		/* a registration per peer (two if a duplicate replaced
-		 * one), with its name and id, and one route up to each */
-		if (cl_log_count(all[i], "route: registered ") < NNODES - 1) {
-			cl_node_dump(all[i]);
-			fail_msg("%s logged %d route registrations, not %d",
-			    all[i]->name, cl_log_count(all[i],
-			    "route: registered "), NNODES - 1);
-		}
-		for (j = 0; j < NNODES; j++) {
-			if (i == j)
-				continue;
-			assert_int_equal(cl_log_routes(all[i], all[j]), 1);
-			snprintf(want, sizeof(want), "route: registered name=%s "
-			    "id=%s addr=127.0.0.1:", all[j]->name, all[j]->id);
-			if (cl_log_count(all[i], want) < 1) {
-				cl_node_dump(all[i]);
-				fail_msg("%s: no \"%s\"", all[i]->name, want);
-			}
-		}
-	}
+	cl_check_route_logs(all, NNODES);
 }
 
 static void

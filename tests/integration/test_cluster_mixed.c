@@ -56,38 +56,17 @@ first_of(enum cl_kind kind)
 static void
 test_mix_mesh(void **state)
 {
-	char want[256];
-	int i, j;
+	int i;
 
 	(void)state;
 	print_message("cluster %s: %s %s, %s %s, %s %s\n", gname, g[0]->name,
 	    kind_name(g[0]), g[1]->name, kind_name(g[1]), g[2]->name,
 	    kind_name(g[2]));
-	for (i = 0; i < NN; i++) {
-		if (g[i]->kind == CL_NATS) {
-			/* checked by cl_wait_mesh; here to be plain */
+	/* checked by cl_wait_mesh; here to be plain */
+	for (i = 0; i < NN; i++)
+		if (g[i]->kind == CL_NATS)
 			assert_int_equal(cl_routez_count(g[i]), NN - 1);
-			continue;
-		}
-		if (cl_log_count(g[i], "route: registered ") < NN - 1) {
-			cl_node_dump(g[i]);
-			fail_msg("%s logged %d route registrations, not %d",
-			    g[i]->name, cl_log_count(g[i],
-			    "route: registered "), NN - 1);
-		}
-		/* names and ids as the peers (nats-servers too) gave them */
-		for (j = 0; j < NN; j++) {
-			if (j == i)
-				continue;
-			assert_int_equal(cl_log_routes(g[i], g[j]), 1);
-			snprintf(want, sizeof(want), "route: registered name=%s "
-			    "id=%s addr=127.0.0.1:", g[j]->name, g[j]->id);
-			if (cl_log_count(g[i], want) < 1) {
-				cl_node_dump(g[i]);
-				fail_msg("%s: no \"%s\"", g[i]->name, want);
-			}
-		}
-	}
+	cl_check_route_logs(g, NN);
 }
 
 static void
@@ -554,14 +533,16 @@ test_mix_auth(void **state)
 
 /* ---- groups ---- */
 
+/* The group's cluster: nodes 1 and 2 seeded with node 0; 0 and 1 are
+ * started and meshed before 2 joins. */
 static int
-setup_join_nats(void **state)
+setup_join(const char *name, enum cl_kind k0, const char *n0,
+    enum cl_kind k1, const char *n1, enum cl_kind k2, const char *n2)
 {
-	(void)state;
-	gname = "(a) corobusd joins nats-server";
-	g[0] = cl_node_new(CL_NATS, "N1");
-	g[1] = cl_node_new(CL_NATS, "N2");
-	g[2] = cl_node_new(CL_COROBUSD, "X");
+	gname = name;
+	g[0] = cl_node_new(k0, n0);
+	g[1] = cl_node_new(k1, n1);
+	g[2] = cl_node_new(k2, n2);
 	cl_node_seed(g[1], g[0]);
 	cl_node_seed(g[2], g[0]);
 	cl_node_start(g[0]);
@@ -574,22 +555,19 @@ setup_join_nats(void **state)
 }
 
 static int
+setup_join_nats(void **state)
+{
+	(void)state;
+	return setup_join("(a) corobusd joins nats-server", CL_NATS, "N1",
+	    CL_NATS, "N2", CL_COROBUSD, "X");
+}
+
+static int
 setup_join_corobus(void **state)
 {
 	(void)state;
-	gname = "(b) nats-server joins corobusd";
-	g[0] = cl_node_new(CL_COROBUSD, "X1");
-	g[1] = cl_node_new(CL_COROBUSD, "X2");
-	g[2] = cl_node_new(CL_NATS, "N");
-	cl_node_seed(g[1], g[0]);
-	cl_node_seed(g[2], g[0]);
-	cl_node_start(g[0]);
-	cl_node_start(g[1]);
-	cl_wait_mesh(g, 2, CL_MESH_MS);
-	cl_node_start(g[2]);
-	cl_wait_mesh(g, NN, CL_MESH_MS);
-	cl_share();
-	return 0;
+	return setup_join("(b) nats-server joins corobusd", CL_COROBUSD,
+	    "X1", CL_COROBUSD, "X2", CL_NATS, "N");
 }
 
 #define T(f)	cmocka_unit_test_teardown(f, cl_teardown)
