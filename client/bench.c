@@ -11,7 +11,10 @@
  * arrived (publish only: when the server has answered a PING sent after
  * the last PUB), or when deliveries stall (a subscriber was cut off as a
  * slow consumer: reported as lost and slow), at the timeout, or on
- * SIGINT.  Requesters keep one request outstanding each and time every
+ * SIGINT.  With the subscribers on another server (a cluster node),
+ * probes are published until one crosses, then an end marker, before
+ * the clock starts, so the route and the interest are up when it does.
+ * Requesters keep one request outstanding each and time every
  * reply; responders echo the payload; idle connections hold one SUB
  * each, to weigh the server's memory.  Our own CPU use (getrusage) and,
  * given the server's pid, its CPU and resident set (/proc) are reported
@@ -46,6 +49,7 @@
 #define IDLE_WORKERS	64		/* tasks opening idle conns */
 #define IDLE_SETTLE_MS	1000		/* before the RSS is read */
 #define REPLY_GROUP	"corobus-bench"	/* queue group of responders */
+#define PROBE_MS	100		/* between probes to a remote node */
 
 const char *const bench_mode_names[BENCH_NMODES] = {
 	"pub", "sub", "pubsub", "queue", "mpub", "req", "reply", "idle"
@@ -72,6 +76,7 @@ struct nconn {
 	uint64_t	 msgs;		/* MSG frames received */
 	uint64_t	 bytes;		/* their payload bytes */
 	uint64_t	 replies;	/* responder: replies queued */
+	int		 probe;		/* 1: a probe came, 2: the marker */
 	char		*wbuf;		/* responder: replies */
 	size_t		 wlen, wcap;
 };
@@ -391,14 +396,14 @@ info_tls_required(const char *line, size_t len)
 }
 
 /*
- * Connects, reads INFO, starts TLS when asked or required, sends
+ * Connects to t, reads INFO, starts TLS when asked or required, sends
  * CONNECT, extra (SUBs) and PING, and waits for the PONG that proves the
  * server has taken them.  May suspend.
  */
 static int
-nconn_open(struct run *r, struct nconn *c, const char *extra)
+nconn_open(struct run *r, struct nconn *c, const struct bench_target *t,
+    const char *extra)
 {
-	const struct bench_target *t = &r->o->target;
 	int64_t deadline = coro_deadline_in(t->timeout_ms);
 	char *hello, *nl;
 	ssize_t n;
@@ -675,6 +680,93 @@ watch(struct run *r, bool (*done)(struct run *), bool stall,
 	}
 }
 
+/* The probes' MSG handler: "p" is a probe, "e" the end marker. */
+static void
+probe_seen(struct nconn *c, const char *line, size_t linelen,
+    const char *payload, size_t size)
+{
+	(void)line;
+	(void)linelen;
+	if (size == 1 && payload[0] == 'e')
+		c->probe = 2;
+	else if (c->probe == 0)
+		c->probe = 1;
+}
+
+static void
+target_name(const struct bench_target *t, char *buf, size_t len)
+{
+	if (t->path != NULL)
+		snprintf(buf, len, "unix://%s", t->path);
+	else
+		snprintf(buf, len, "%s:%s", t->host, t->port);
+}
+
+/*
+ * The subscribers are on another server than the publisher: publishes
+ * a probe on the subject every PROBE_MS until each subscriber has had
+ * one (the route is up and the interest has crossed it), then an end
+ * marker, and reads each subscriber's messages up to it, so that no
+ * probe is left in flight when the clock starts.  Within the connect
+ * timeout: else -ETIMEDOUT.  May suspend.
+ */
+static int
+route_wait(struct run *r, struct nconn *subs, struct nconn *pub)
+{
+	const struct bench_opts *o = r->o;
+	int64_t deadline = coro_deadline_in(o->target.timeout_ms), wait;
+	char frame[512], a[300], b[300];
+	ssize_t n;
+	int i, k, err = 0, want;
+
+	for (want = 1; want <= 2 && err == 0; want++) {
+		k = snprintf(frame, sizeof(frame), "PUB %s 1\r\n%c\r\n",
+		    o->subject, want == 1 ? 'p' : 'e');
+		if (want == 2 && (err = nconn_send(pub, frame,
+		    (size_t)k)) != 0)
+			break;
+		for (i = 0; i < o->subs && err == 0; i++) {
+			while (err == 0 && subs[i].probe < want) {
+				if (want == 1 && (err = nconn_send(pub, frame,
+				    (size_t)k)) != 0)
+					break;
+				wait = coro_deadline_in(PROBE_MS);
+				if (deadline != CORO_NEVER && wait > deadline)
+					wait = deadline;
+				n = nconn_read(&subs[i], wait);
+				if (n == 0)
+					err = -ECONNRESET;
+				else if (n < 0 && n != -ETIMEDOUT)
+					err = (int)n;
+				else if (n > 0)
+					nconn_scan(&subs[i], probe_seen);
+				if (err == 0)
+					err = nconn_pong(&subs[i]);
+				if (err == 0 && r->errors > 0)
+					err = -EPROTO;
+				if (err == 0 && subs[i].probe < want &&
+				    deadline != CORO_NEVER &&
+				    coro_now() >= deadline)
+					err = -ETIMEDOUT;
+			}
+		}
+	}
+	if (err == -ETIMEDOUT) {
+		target_name(&o->target, a, sizeof(a));
+		target_name(&o->sub_target, b, sizeof(b));
+		snprintf(r->last_error, sizeof(r->last_error), "no message "
+		    "published on %.70s reached the subscribers on %.70s within "
+		    "%lld ms (no route, or no interest across it)", a, b,
+		    (long long)o->target.timeout_ms);
+	} else if (err != 0 && r->last_error[0] == '\0')
+		run_error(r, "probe", err);
+	for (i = 0; i < o->subs; i++) {
+		subs[i].msgs = subs[i].bytes = 0;
+		subs[i].probe = 0;
+	}
+	return err;
+}
+
 static bool
 throughput_done(struct run *r)
 {
@@ -688,10 +780,13 @@ run_throughput(struct run *r)
 {
 	const struct bench_opts *o = r->o;
 	struct bench_result *res = r->res;
+	const struct bench_target *st = &o->target;
 	struct nconn *subs, *pubs;
 	coro_group *g;
 	char sub[512];
 	double c0, s0, c1, s1, cel;
+	bool remote = o->sub_target.host != NULL ||
+	    o->sub_target.path != NULL;
 	int64_t t0;
 	int i, err = 0;
 
@@ -716,6 +811,8 @@ run_throughput(struct run *r)
 	r->window = o->window / ((r->framelen + 16) * r->fanout);
 	if (r->window < 2 * r->nbatch)
 		r->window = 2 * r->nbatch;
+	if (remote && o->subs > 0 && o->pubs > 0)
+		st = &o->sub_target;
 
 	for (i = 0; i < o->subs; i++) {
 		if (o->mode == BENCH_QUEUE)
@@ -724,7 +821,7 @@ run_throughput(struct run *r)
 		else
 			snprintf(sub, sizeof(sub), "SUB %s 1\r\n", o->subject);
 		subs[i].id = i;
-		if ((err = nconn_open(r, &subs[i], sub)) != 0 ||
+		if ((err = nconn_open(r, &subs[i], st, sub)) != 0 ||
 		    (err = nconn_room(&subs[i], READ_CHUNK)) != 0) {
 			run_error(r, "subscriber connect", err);
 			goto out;
@@ -732,11 +829,13 @@ run_throughput(struct run *r)
 	}
 	for (i = 0; i < o->pubs; i++) {
 		pubs[i].id = i;
-		if ((err = nconn_open(r, &pubs[i], NULL)) != 0) {
+		if ((err = nconn_open(r, &pubs[i], &o->target, NULL)) != 0) {
 			run_error(r, "publisher connect", err);
 			goto out;
 		}
 	}
+	if (st != &o->target && (err = route_wait(r, subs, &pubs[0])) != 0)
+		goto out;
 	for (i = 0; i < o->subs; i++)
 		coro_group_spawn(g, sub_main, &subs[i], NULL);
 	for (i = 0; i < o->pubs; i++)
@@ -1041,7 +1140,7 @@ run_reqrep(struct run *r)
 		snprintf(sub, sizeof(sub), "SUB %s %s 1\r\n", o->subject,
 		    REPLY_GROUP);
 		resp[i].id = i;
-		if ((err = nconn_open(r, &resp[i], sub)) != 0) {
+		if ((err = nconn_open(r, &resp[i], &o->target, sub)) != 0) {
 			run_error(r, "responder connect", err);
 			goto out;
 		}
@@ -1050,7 +1149,7 @@ run_reqrep(struct run *r)
 		req[i].id = i;
 		snprintf(sub, sizeof(sub), "SUB _INBOX.bench.%d.%d 1\r\n",
 		    (int)getpid(), i);
-		if ((err = nconn_open(r, &req[i], sub)) != 0) {
+		if ((err = nconn_open(r, &req[i], &o->target, sub)) != 0) {
 			run_error(r, "requester connect", err);
 			goto out;
 		}
@@ -1133,7 +1232,7 @@ idle_worker(void *arg)
 		c->id = i;
 		snprintf(sub, sizeof(sub), "SUB %s.%d %d\r\n", r->o->subject,
 		    i, i + 1);
-		if ((err = nconn_open(r, c, sub)) != 0) {
+		if ((err = nconn_open(r, c, &r->o->target, sub)) != 0) {
 			if (err != -ECANCELED)
 				run_error(r, "idle connect", err);
 			break;

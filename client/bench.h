@@ -64,6 +64,9 @@ struct bench_opts {
 	pid_t			 pid;		/* the server, or 0 */
 	bool			 no_responder;	/* req: use a running one */
 	struct bench_target	 target;
+	/* pubsub, mpub: the subscribers' server when its host or path is
+	 * set (another node of a cluster); else target */
+	struct bench_target	 sub_target;
 	void			(*progress)(const struct bench_progress *,
 				    void *);
 	void			*progress_arg;

@@ -48,13 +48,16 @@
 #define O_SECONDS	0x20
 #define O_WINDOW	0x40
 #define O_NORESP	0x80
+#define O_SUBSRV	0x100
 
 static const unsigned mode_opts[BENCH_NMODES] = {
 	[BENCH_PUB] = O_MSGS | O_SIZE | O_PUBS,
 	[BENCH_SUB] = O_MSGS | O_SUBS,
-	[BENCH_PUBSUB] = O_MSGS | O_SIZE | O_PUBS | O_SUBS | O_WINDOW,
+	[BENCH_PUBSUB] = O_MSGS | O_SIZE | O_PUBS | O_SUBS | O_WINDOW |
+	    O_SUBSRV,
 	[BENCH_QUEUE] = O_MSGS | O_SIZE | O_PUBS | O_SUBS | O_WINDOW,
-	[BENCH_MPUB] = O_MSGS | O_SIZE | O_PUBS | O_SUBS | O_WINDOW,
+	[BENCH_MPUB] = O_MSGS | O_SIZE | O_PUBS | O_SUBS | O_WINDOW |
+	    O_SUBSRV,
 	[BENCH_REQ] = O_MSGS | O_SIZE | O_CLIENTS | O_SECONDS | O_NORESP,
 	[BENCH_REPLY] = O_MSGS | O_CLIENTS | O_SECONDS,
 	[BENCH_IDLE] = O_CLIENTS | O_SECONDS,
@@ -63,7 +66,7 @@ static const unsigned mode_opts[BENCH_NMODES] = {
 enum {
 	OPT_MSGS = 256, OPT_SIZE, OPT_PUBS, OPT_SUBS, OPT_CLIENTS,
 	OPT_SECONDS, OPT_TIMEOUT, OPT_WINDOW, OPT_PID, OPT_NORESP, OPT_JSON,
-	OPT_CSV, OPT_NOPROGRESS, OPT_HELP
+	OPT_CSV, OPT_NOPROGRESS, OPT_SUBSRV, OPT_HELP
 };
 
 static const struct option bench_opts_long[] = {
@@ -80,6 +83,7 @@ static const struct option bench_opts_long[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "csv", required_argument, NULL, OPT_CSV },
 	{ "no-progress", no_argument, NULL, OPT_NOPROGRESS },
+	{ "sub-server", required_argument, NULL, OPT_SUBSRV },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -87,6 +91,7 @@ static const struct option bench_opts_long[] = {
 struct bench_cmd {
 	struct bench_opts	 o;
 	const char		*server;	/* as session_url() shows it */
+	const char		*sub_server;	/* --sub-server, or NULL */
 	bool			 json;
 	const char		*csv;
 	bool			 progress;
@@ -598,6 +603,8 @@ print_table(const struct bench_cmd *b, const struct bench_result *r)
 		break;
 	}
 	row("server", "%s", b->server);
+	if (b->sub_server != NULL)
+		row("sub server", "%s (the subscribers')", b->sub_server);
 	row("subject", "%s%s", o->subject, m == BENCH_IDLE ? ".N" : "");
 	if (m == BENCH_IDLE) {
 		row("connections", "%d of %d open in %.3f s (%s/s)", r->open,
@@ -711,8 +718,59 @@ bench_help(void)
 	    "options:\n"
 	    "  --msgs N, --size BYTES, --pubs N, --subs N, --clients N,\n"
 	    "  --seconds DUR, --timeout DUR, --window BYTES, --pid PID,\n"
-	    "  --no-responder, --json, --csv FILE, --no-progress\n"
+	    "  --no-responder, --json, --csv FILE, --no-progress,\n"
+	    "  --sub-server URL (pubsub, mpub: the subscribers connect "
+	    "there,\n"
+	    "  e.g. another node of a cluster, with the same credentials;"
+	    " the\n"
+	    "  clock starts once a probe has crossed, within the global "
+	    "--timeout)\n"
 	    "see corobus(1)\n", cmd_find("bench")->usage);
+}
+
+/*
+ * --sub-server: "[nats://|tls://]host[:port]" or "unix://path", where
+ * the subscribers go, with the publishers' CONNECT object and TLS
+ * context (once b->o.target is set).
+ */
+static int
+sub_target(struct bench_cmd *b, char *host, size_t hsize, char *port,
+    size_t psize, char *path, size_t pathsize)
+{
+	const char *url = b->sub_server, *sep = strstr(url, "://");
+	struct bench_target *t = &b->o.sub_target;
+
+	*t = b->o.target;
+	t->host = t->port = t->path = NULL;
+	if (sep != NULL && strncmp(url, "unix://", 7) == 0) {
+		if (sep[3] == '\0' || strlen(sep + 3) >= pathsize)
+			goto bad;
+		snprintf(path, pathsize, "%s", sep + 3);
+		t->path = path;
+		return EX_OK;
+	}
+	if (sep != NULL && strncasecmp(url, "nats://", 7) != 0 &&
+	    strncasecmp(url, "tls://", 6) != 0)
+		goto bad;
+	if (sep != NULL && strncasecmp(url, "tls://", 6) == 0)
+		t->tls = true;
+	if (sep != NULL)
+		sep += 3;
+	else
+		sep = url;
+	if (*sep == '\0' || strchr(sep, '@') != NULL ||
+	    split_hostport(sep, strlen(sep), "4222", host, hsize, port,
+	    psize) == -1 || host[0] == '\0')
+		goto bad;
+	t->host = host;
+	t->port = port;
+	if (t->tls && t->ssl == NULL)
+		return cli_fail(EX_USAGE, "bench: --sub-server %s: TLS needs "
+		    "--tls or a tls:// server", url);
+	return EX_OK;
+ bad:
+	return bench_usage("--sub-server: \"%s\" is not "
+	    "[nats://|tls://]host[:port] or unix://path", url);
 }
 
 /* The exit status of a run that could not start. */
@@ -781,6 +839,7 @@ settle(struct bench_cmd *b, unsigned given, char *subject_buf, size_t len)
 		{ O_PUBS, "--pubs" }, { O_SUBS, "--subs" },
 		{ O_CLIENTS, "--clients" }, { O_SECONDS, "--seconds" },
 		{ O_WINDOW, "--window" }, { O_NORESP, "--no-responder" },
+		{ O_SUBSRV, "--sub-server" },
 	};
 	enum bench_mode m = o->mode;
 	size_t i;
@@ -842,6 +901,7 @@ cmd_bench(int argc, char **argv)
 	struct session *s = NULL;
 	struct field f[NFIELDS];
 	char subject[64], host[256], port[16], path[256];
+	char shost[256], sport[16], spath[256];
 	char *user = NULL, *pass = NULL, *token = NULL, *js = NULL;
 	const char *url, *sep;
 	unsigned given = 0;
@@ -930,6 +990,10 @@ cmd_bench(int argc, char **argv)
 		case OPT_NOPROGRESS:
 			b.progress = false;
 			break;
+		case OPT_SUBSRV:
+			b.sub_server = optarg;
+			given |= O_SUBSRV;
+			break;
 		case OPT_HELP:
 			bench_help();
 			return EX_OK;
@@ -999,6 +1063,10 @@ cmd_bench(int argc, char **argv)
 		goto out;
 	}
 	b.o.target.connect = js;
+	if (b.sub_server != NULL && (rc = sub_target(&b, shost,
+	    sizeof(shost), sport, sizeof(sport), spath,
+	    sizeof(spath))) != EX_OK)
+		goto out;
 	session_close(s);	/* keeps its TLS context */
 
 	b.tty = isatty(STDERR_FILENO) == 1;

@@ -29,7 +29,8 @@ const struct cmd_entry cmd_table[] = {
 	{ "bench", "pub|sub|pubsub|queue|mpub|req|reply|idle [--clients n] "
 	    "[--csv file] [--json] [--msgs n] [--no-progress] "
 	    "[--no-responder] [--pid pid] [--pubs n] [--seconds duration] "
-	    "[--size bytes] [--subs n] [--timeout duration] "
+	    "[--size bytes] [--sub-server url] [--subs n] "
+	    "[--timeout duration] "
 	    "[--window bytes] [subject]",
 	    "measure a server: msgs/s, MB/s, latency", cmd_bench },
 	{ "passwd", "[-bcD] [-H yescrypt|bcrypt] file user [password]",

@@ -13,10 +13,9 @@
  * Routes come from the seeds of the config (dialed forever, with
  * backoff), from the cluster listener, and from gossip: when a peer
  * registers, its INFO is forwarded to the other peers, which dial it
- * (implicit routes, retried connect_retries times).  Two servers that
- * dial each other at once end up with two connections; both sides keep
- * the one dialed by the server with the smaller server_id (a
- * nats-server peer keeps the first one; a dial that loses is redialed).
+ * (implicit routes, retried connect_retries times).  A second
+ * connection to a peer is closed, the first stays; a seed does not dial
+ * a peer that is connected already.
  *
  * Local interest is counted here per "subject" and "subject queue", so
  * that a subject is advertised once (RS+ on 0 -> 1, RS- on 1 -> 0) and a
@@ -94,7 +93,6 @@ struct route {
 	bool			 got_info;
 	bool			 registered;
 	bool			 was_registered;	/* ever: logs its close */
-	bool			 corobus_peer;	/* INFO "go" names corobusd */
 	bool			 headers;
 	bool			 ldm;
 	char			 remote_id[64];
@@ -644,30 +642,6 @@ route_find(struct cluster *cl, const char *id)
 	return NULL;
 }
 
-/* The server that dialed r. */
-static const char *
-dialer_id(const struct route *r)
-{
-	return r->solicited ? r->cl->srv->server_id : r->remote_id;
-}
-
-/*
- * A second connection to a registered peer: which one stays?  Both
- * sides must choose the same one, or each closes the other's and none
- * is left: the one dialed by the smaller server_id.  A nats-server peer
- * keeps the first, so with one we do too.
- */
-static bool
-keep_new(const struct route *nr, const struct route *old)
-{
-	int cmp;
-
-	if (!nr->corobus_peer)
-		return false;
-	cmp = strcmp(dialer_id(nr), dialer_id(old));
-	return cmp < 0;
-}
-
 /* Tells the other peers about r's server (gossip), with its address as
  * we see it when its INFO gave none. */
 static void
@@ -702,17 +676,20 @@ route_register(struct route *r)
 	struct cluster *cl = r->cl;
 	struct route *old = route_find(cl, r->remote_id);
 
+	/*
+	 * A second connection to a registered peer: the first one stays,
+	 * as in nats-server (it may carry traffic already).  When both
+	 * servers dial at once each may keep a different one and both
+	 * close; the dialers then retry, apart by their jitter.
+	 */
 	if (old != NULL) {
-		if (!keep_new(r, old)) {
-			log_debug("route: duplicate route to %s addr=%s, "
-			    "keeping addr=%s", r->remote_name, r->c->addr,
-			    old->c->addr);
-			client_close(r->c, "duplicate route", 0);
-			return;
-		}
 		log_debug("route: duplicate route to %s addr=%s, keeping "
-		    "addr=%s", r->remote_name, old->c->addr, r->c->addr);
-		client_close(old->c, "duplicate route", 0);
+		    "addr=%s", r->remote_name, r->c->addr, old->c->addr);
+		if (r->seed != NULL)
+			snprintf(r->seed->peer_id, sizeof(r->seed->peer_id),
+			    "%s", r->remote_id);
+		client_close(r->c, "duplicate route", 0);
+		return;
 	}
 	r->registered = r->was_registered = true;
 	cl->nregistered++;
@@ -843,7 +820,7 @@ rop_info(void *arg, const char *json, size_t len)
 	struct route *r = c->route;
 	struct cluster *cl = r->cl;
 	json_error_t jerr;
-	const char *id, *name, *cname, *go, *host;
+	const char *id, *name, *cname, *host;
 	json_t *o, *port;
 	bool ldm;
 
@@ -880,7 +857,6 @@ rop_info(void *arg, const char *json, size_t len)
 	}
 	name = json_string_value(json_object_get(o, "server_name"));
 	cname = json_string_value(json_object_get(o, "cluster"));
-	go = json_string_value(json_object_get(o, "go"));
 	host = json_string_value(json_object_get(o, "host"));
 	port = json_object_get(o, "port");
 	snprintf(r->remote_id, sizeof(r->remote_id), "%s", id);
@@ -890,30 +866,25 @@ rop_info(void *arg, const char *json, size_t len)
 	    host != NULL ? host : "");
 	r->remote_port = json_is_integer(port) ?
 	    (int)json_integer_value(port) : 0;
-	r->corobus_peer = go != NULL && strncmp(go, "corobusd", 8) == 0;
 	r->headers = json_is_true(json_object_get(o, "headers"));
 	r->ldm = ldm;
 	if (strcmp(id, cl->srv->server_id) == 0) {
 		if (r->seed != NULL)
 			snprintf(r->seed->peer_id, sizeof(r->seed->peer_id),
 			    "%s", id);
-		json_decref(o);
 		log_debug("route: addr=%s is this server", c->addr);
 		client_close(c, "route to self", 0);
-		return PROTO_ESTOP;
-	}
-	if (cname != NULL && strcmp(cname, ccf(cl)->name) != 0) {
-		json_decref(o);
+	} else if (cname != NULL && strcmp(cname, ccf(cl)->name) != 0) {
 		log_warnx("route: addr=%s belongs to cluster \"%s\", not "
 		    "\"%s\"", c->addr, cname, ccf(cl)->name);
 		client_close(c, "cluster name mismatch", 0);
-		return PROTO_ESTOP;
-	}
-	if (name != NULL && strcmp(name, cl->srv->server_name) == 0) {
-		json_decref(o);
+	} else if (name != NULL && strcmp(name, cl->srv->server_name) == 0) {
 		log_error("route: addr=%s has our server_name \"%s\": "
 		    "server names must differ", c->addr, name);
 		client_close(c, "duplicate server name", 0);
+	}
+	if (c->closing) {
+		json_decref(o);
 		return PROTO_ESTOP;
 	}
 	route_urls_set(r, o);
@@ -1233,6 +1204,29 @@ backoff_ms(struct server *srv, unsigned fails)
 	return ms + (int64_t)(server_random(srv) % (uint32_t)(ms / 5 + 1));
 }
 
+/* A registered peer whose route address (its INFO host and port, or the
+ * address we reached it at) is the seed's: the seed's peer, so that a
+ * seed does not dial a server that dialed us first. */
+static void
+seed_match_peer(struct seed *s)
+{
+	struct route *r;
+	char port[16];
+
+	TAILQ_FOREACH(r, &s->cl->routes, link) {
+		if (!r->registered)
+			continue;
+		snprintf(port, sizeof(port), "%d", r->remote_port);
+		if (strcmp(port, s->u.port) == 0 &&
+		    (strcmp(r->remote_host, s->u.host) == 0 ||
+		    strcmp(r->c->ip, s->u.host) == 0)) {
+			snprintf(s->peer_id, sizeof(s->peer_id), "%s",
+			    r->remote_id);
+			return;
+		}
+	}
+}
+
 static int
 seed_main(void *arg)
 {
@@ -1253,6 +1247,8 @@ seed_main(void *arg)
 			break;
 		}
 		/* connected by the peer's dial: wait till that ends */
+		if (s->peer_id[0] == '\0')
+			seed_match_peer(s);
 		if (s->peer_id[0] != '\0' && route_find(cl, s->peer_id)) {
 			if (coro_sleep(ROUTE_WAIT_PEER_MS) != 0)
 				break;

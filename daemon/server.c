@@ -589,7 +589,14 @@ server_init(struct server *srv, struct conf *conf, const char *conf_path)
 		srv->server_name = strdup(conf->server_name);
 	else if (gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';
-		srv->server_name = strdup(host);
+		/* cluster nodes need names of their own, also when several
+		 * run on one host: the route port tells them apart */
+		if (conf->cluster.port != NULL &&
+		    asprintf(&srv->server_name, "%s:%s", host,
+		    conf->cluster.port) == -1)
+			srv->server_name = NULL;
+		else if (conf->cluster.port == NULL)
+			srv->server_name = strdup(host);
 	} else
 		srv->server_name = strdup(srv->server_id);
 	if (srv->server_name == NULL)
