@@ -1096,14 +1096,48 @@ proto_put_pub(struct buf *b, const struct proto_msg *m)
 	return put_frame(b, &fr);
 }
 
+/*
+ * The hot path of MSG (subject sid) and RMSG (account subject) without
+ * headers or queues: "VERB a b [reply] size\r\npayload\r\n", written
+ * directly rather than through put_frame.
+ */
+static int
+put_direct(struct buf *b, const char *verb, size_t vlen, struct proto_str a,
+    struct proto_str f, struct proto_str reply, struct proto_str payload)
+{
+	char nt[20], *d;
+	size_t n, lt;
+	int rc;
+
+	lt = proto_utoa(nt, payload.len);
+	n = vlen + a.len + 1 + f.len + 1 + lt + 2 + payload.len + 2;
+	if (reply.len > 0)
+		n += reply.len + 1;
+	if ((rc = buf_reserve(b, n)) != 0)
+		return rc;
+	d = put(buf_tail(b), verb, vlen);
+	d = put(d, a.ptr, a.len);
+	*d++ = ' ';
+	d = put(d, f.ptr, f.len);
+	*d++ = ' ';
+	if (reply.len > 0) {
+		d = put(d, reply.ptr, reply.len);
+		*d++ = ' ';
+	}
+	d = put(d, nt, lt);
+	*d++ = '\r';
+	*d++ = '\n';
+	d = put(d, payload.ptr, payload.len);
+	*d++ = '\r';
+	*d = '\n';
+	buf_commit(b, n);
+	return 0;
+}
+
 static int
 put_msg(struct buf *b, const struct proto_msg *m, bool hdrs)
 {
 	struct frame fr;
-	struct proto_str sid, subject, reply;
-	char nt[20], *d;
-	size_t n, lt;
-	int rc;
 
 	if (hdrs && m->hdr.len > 0) {
 		memset(&fr, 0, sizeof(fr));
@@ -1118,34 +1152,8 @@ put_msg(struct buf *b, const struct proto_msg *m, bool hdrs)
 		return put_frame(b, &fr);
 	}
 
-	/* The hot path: MSG subject sid [reply] size, written directly. */
-	lt = proto_utoa(nt, m->payload.len);
-	subject = m->subject;
-	sid = m->sid;
-	reply = m->reply;
-	n = 4 + subject.len + 1 + sid.len + 1 + lt + 2 + m->payload.len + 2;
-	if (reply.len > 0)
-		n += reply.len + 1;
-	if ((rc = buf_reserve(b, n)) != 0)
-		return rc;
-	d = buf_tail(b);
-	memcpy(d, "MSG ", 4);
-	d = put(d + 4, subject.ptr, subject.len);
-	*d++ = ' ';
-	d = put(d, sid.ptr, sid.len);
-	*d++ = ' ';
-	if (reply.len > 0) {
-		d = put(d, reply.ptr, reply.len);
-		*d++ = ' ';
-	}
-	d = put(d, nt, lt);
-	*d++ = '\r';
-	*d++ = '\n';
-	d = put(d, m->payload.ptr, m->payload.len);
-	*d++ = '\r';
-	*d = '\n';
-	buf_commit(b, n);
-	return 0;
+	return put_direct(b, "MSG ", 4, m->subject, m->sid, m->reply,
+	    m->payload);
 }
 
 int
@@ -1267,6 +1275,10 @@ proto_put_rmsg(struct buf *b, const struct proto_msg *m,
 	struct frame fr;
 	bool hasq;
 
+	if (m->hdr.len == 0 && (queues != NULL ? nqueues == 0 :
+	    m->nqueues == 0 || m->queues.len == 0))
+		return put_direct(b, "RMSG ", 5, m->account, m->subject,
+		    m->reply, m->payload);
 	memset(&fr, 0, sizeof(fr));
 	fr.hashdr = m->hdr.len > 0;
 	fr.verb = fr.hashdr ? "HMSG" : "RMSG";
