@@ -446,6 +446,43 @@ teardown(void **state)
 	return h_test_teardown(state);
 }
 
+/* --sub-server: publishers on one node of a cluster, subscribers on
+ * another; the run starts once a probe crossed the route.  Against a
+ * server with no route to the publishers' it gives up with 75. */
+static void
+test_bench_sub_server(void **state)
+{
+	struct h_daemon *a = h_daemon_new(), *b = h_daemon_new();
+	struct h_daemon *alone = h_daemon_run("");
+	int ra = h_free_port(), rb = h_free_port();
+	char ua[64], ub[64], ul[64];
+	struct brun *r;
+
+	(void)state;
+	h_daemon_conf(a, "server_name: tb-a\nlisteners: [ { protocol: nats, "
+	    "address: \"127.0.0.1:0\" } ]\ncluster: { name: tb, address: "
+	    "\"127.0.0.1:%d\" }\n", ra);
+	h_daemon_conf(b, "server_name: tb-b\nlisteners: [ { protocol: nats, "
+	    "address: \"127.0.0.1:0\" } ]\ncluster: { name: tb, address: "
+	    "\"127.0.0.1:%d\", routes: [ \"nats-route://127.0.0.1:%d\" ] }\n",
+	    rb, ra);
+	h_daemon_start(a, (char *)NULL);
+	h_daemon_start(b, (char *)NULL);
+	assert_true(h_daemon_log_wait(b, "route: registered name=tb-a", 5000));
+	snprintf(ua, sizeof(ua), "127.0.0.1:%d", a->port);
+	snprintf(ub, sizeof(ub), "nats://127.0.0.1:%d", b->port);
+	snprintf(ul, sizeof(ul), "nats://127.0.0.1:%d", alone->port);
+	r = start(ua, "bench", "pubsub", "--json", "--no-progress",
+	    "--sub-server", ub, "--msgs", "2000", "--subs", "2",
+	    (char *)NULL);
+	assert_int_equal(finish(r, RUN_MS), 0);
+	check_json(r, "pubsub", 2000, 4000);
+	r = start(ua, "--timeout", "1s", "bench", "pubsub", "--no-progress",
+	    "--sub-server", ul, "--msgs", "100", (char *)NULL);
+	assert_int_equal(finish(r, RUN_MS), 75);
+	wait_err(r, "reached the subscribers", 100);
+}
+
 static int
 group_setup(void **state)
 {
@@ -468,6 +505,7 @@ main(void)
 		T(test_bench_csv),
 		T(test_bench_usage_errors),
 		T(test_bench_unreachable),
+		T(test_bench_sub_server),
 	};
 	int rc;
 
