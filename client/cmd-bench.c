@@ -900,8 +900,11 @@ cmd_bench(int argc, char **argv)
 	struct session_opts so;
 	struct session *s = NULL;
 	struct field f[NFIELDS];
-	char subject[64], host[256], port[16], path[256];
-	char shost[256], sport[16], spath[256];
+	char subject[64];
+	/* static: cmd_bench runs once, and its frame is big (struct field
+	 * f[]), past what the ASan build allows with these on it */
+	static char host[256], port[16], path[256];
+	static char shost[256], sport[16], spath[256];
 	char *user = NULL, *pass = NULL, *token = NULL, *js = NULL;
 	const char *url, *sep;
 	unsigned given = 0;

@@ -842,6 +842,50 @@ group_setup(void **state)
 	return 0;
 }
 
+/* Lame duck on C: its peers stop listing it, so their clients get an
+ * async INFO without C's URL; C's own clients are told to move (ldm).
+ * Last: C then stays in lame duck until the teardown. */
+static void
+test_lame_duck(void **state)
+{
+	struct h_conn *ca = h_conn_tcp(A->port), *cc = h_conn_tcp(C->port);
+	natsConnection *na, *nb;
+	natsSubscription *sub;
+	char *line;
+	int64_t deadline;
+
+	(void)state;
+	if (!is_corobusd(C))
+		skip();
+	free(h_handshake(ca, "{\"verbose\":false,\"protocol\":1}"));
+	free(h_handshake(cc, "{\"verbose\":false,\"protocol\":1}"));
+	h_daemon_signal(C->d, SIGUSR2);
+	line = h_until_re(cc, "^INFO .*\"ldm\":true", CL_MS);
+	if (line == NULL)
+		fail_msg("C's client got no INFO with ldm");
+	if (cl_lists_url(line, C))
+		fail_msg("C in lame duck still offers itself: %s", line);
+	free(line);
+	/* A's client: an INFO that lists B but no longer C */
+	deadline = h_now_ms() + CL_MS;
+	for (;;) {
+		line = h_until_re(ca, "^INFO ", (int)(deadline - h_now_ms()));
+		if (line == NULL)
+			fail_msg("A's client got no INFO without C");
+		if (!cl_lists_url(line, C) && cl_lists_url(line, B))
+			break;
+		free(line);
+	}
+	free(line);
+	/* routing among A and B goes on */
+	na = cl_connect(A);
+	nb = cl_connect(B);
+	sub = cl_sub(nb, "ld.x", NULL);
+	cl_sync(na, nb);
+	NOK(natsConnection_PublishString(na, "ld.x", "still"));
+	cl_expect(sub, "ld.x", "still");
+}
+
 #define T(f)	cmocka_unit_test_teardown(f, cl_teardown)
 
 int
@@ -864,6 +908,7 @@ main(void)
 		T(test_seed_restart),
 		T(test_route_log_lines),
 		T(test_route_auth),
+		T(test_lame_duck),
 	};
 	int rc;
 
