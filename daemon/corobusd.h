@@ -331,6 +331,8 @@ void	 route_release(struct client *);
 /* Adds "connect_urls" to a client INFO object (a json_t *). */
 void	 route_info_urls(struct server *, void *json, bool ldm);
 size_t	 route_count(const struct server *);
+/* Adds the open routes' message and byte counts to t (/varz totals). */
+void	 route_totals(const struct server *, struct client_stats *t);
 /* /varz's "cluster" object (a json_t *, new reference), NULL when off. */
 void	*route_varz(struct server *);
 /* The /routez document (a json_t *, new reference), NULL on error. */

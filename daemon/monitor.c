@@ -226,6 +226,7 @@ totals(struct server *srv, struct client_stats *t)
 		t->in_bytes += c->stats.in_bytes;
 		t->out_bytes += c->stats.out_bytes;
 	}
+	route_totals(srv, t);
 }
 
 /* Open connections that count (not those closing). */

@@ -1627,6 +1627,21 @@ route_varz(struct server *srv)
 	return o;
 }
 
+void
+route_totals(const struct server *srv, struct client_stats *t)
+{
+	const struct route *r;
+
+	if (srv->cluster == NULL)
+		return;
+	TAILQ_FOREACH(r, &srv->cluster->routes, link) {
+		t->in_msgs += r->c->stats.in_msgs;
+		t->out_msgs += r->c->stats.out_msgs;
+		t->in_bytes += r->c->stats.in_bytes;
+		t->out_bytes += r->c->stats.out_bytes;
+	}
+}
+
 size_t
 route_count(const struct server *srv)
 {
