@@ -78,6 +78,8 @@ struct seed {
 	bool			 implicit;
 	bool			 removed;	/* by a reload */
 	char			 peer_id[64];	/* once known */
+	char			 last_close[64];	/* why its last route
+						   ended */
 	struct route		*route;		/* the live connection */
 	coro_task		*task;
 	TAILQ_ENTRY(seed)	 link;
@@ -516,6 +518,18 @@ split_hostport(const char *hp, char *host, size_t hostsize, int *port)
 	return *port > 0 && *port < 65536;
 }
 
+/* {"allow": [subjects]} */
+static json_t *
+perm_json(char *const *list, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(list[i]));
+	return json_pack("{s:o}", "allow", a);
+}
+
 /* Our route INFO (nonce only in the first one). */
 static char *
 route_info_json(struct cluster *cl, bool first, bool ldm)
@@ -552,6 +566,13 @@ route_info_json(struct cluster *cl, bool first, bool ldm)
 		json_object_set_new(o, "ip", json_string(ipurl));
 	if (cc->user[0] != '\0')
 		json_object_set_new(o, "auth_required", json_true());
+	/* the cluster permissions, as nats-server tells them */
+	if (cc->nimport > 0)
+		json_object_set_new(o, "import", perm_json(cc->import,
+		    cc->nimport));
+	if (cc->nexport > 0)
+		json_object_set_new(o, "export", perm_json(cc->export,
+		    cc->nexport));
 	if (cl->tls_server != NULL) {
 		json_object_set_new(o, "tls_required", json_true());
 		json_object_set_new(o, "tls_verify", json_true());
@@ -1168,8 +1189,11 @@ route_release(struct client *c)
 	srv->stats.out_msgs += c->stats.out_msgs;
 	srv->stats.in_bytes += c->stats.in_bytes;
 	srv->stats.out_bytes += c->stats.out_bytes;
-	if (r->seed != NULL && r->seed->route == r)
+	if (r->seed != NULL && r->seed->route == r) {
 		r->seed->route = NULL;
+		snprintf(r->seed->last_close, sizeof(r->seed->last_close),
+		    "%s", c->close_reason);
+	}
 	TAILQ_REMOVE(&r->cl->routes, r, link);
 	coro_timer_free(r->auth_timer);
 	route_urls_free(r);
@@ -1290,8 +1314,11 @@ seed_main(void *arg)
 			/* a route that worked is redialed at once */
 			if (s->peer_id[0] != '\0')
 				fails = 0, tries = 0;
-			else
-				fails++;
+			else if (fails++ == 0)
+				/* connected, but refused before its INFO
+				 * (TLS, credentials, cluster name) */
+				log_info("route: %s closed during the handshake: "
+				    "%s (retrying)", s->disp, s->last_close);
 		}
 		if (s->implicit && tries > ccf(cl)->connect_retries) {
 			log_info("route: giving up on %s after %u tries",

@@ -163,9 +163,10 @@ write_conf(struct cl_node *n)
 		    "  ping_interval: 1s\n"
 		    "  ping_max: 2\n"
 		    "%s"
+		    "%s"
 		    "%s\n",
 		    n->name, n->port, n->mport, CL_NAME, n->rport, routes,
-		    auth, n->extra);
+		    auth, n->cextra, n->extra);
 		return;
 	}
 	if ((f = fopen(n->d->conf, "w")) == NULL)
@@ -182,12 +183,19 @@ write_conf(struct cl_node *n)
 	    "  listen: \"127.0.0.1:%d\"\n"
 	    "  routes: [ %s ]\n"
 	    "%s"
+	    "%s"
 	    "}\n"
 	    "%s\n",
 	    n->name, n->port, n->mport, n->d->log, CL_NAME, n->rport, routes,
-	    auth, n->extra);
+	    auth, n->cextra, n->extra);
 	if (fclose(f) != 0)
 		fail_msg("%s: %s", n->d->conf, strerror(errno));
+}
+
+void
+cl_node_write_conf(struct cl_node *n)
+{
+	write_conf(n);
 }
 
 /* The client INFO's server_id. */
@@ -404,6 +412,37 @@ routez_has(struct cl_node *n, struct cl_node *peer)
 			    strcmp(json_string_value(json_object_get(r,
 			    "remote_id")), peer->id) == 0)
 				found = 1;
+	}
+	json_decref(j);
+	free(body);
+	return found;
+}
+
+int
+cl_routez_has_sub(struct cl_node *n, struct cl_node *peer,
+    const char *subject)
+{
+	char *body = cl_http_get(n, "/routez?subs=1");
+	json_t *j, *r, *v;
+	size_t i, k;
+	int found = -1;
+
+	if (body == NULL)
+		return -1;
+	if ((j = json_loads(body, 0, NULL)) != NULL) {
+		found = 0;
+		json_array_foreach(json_object_get(j, "routes"), i, r) {
+			const char *id = json_string_value(json_object_get(r,
+			    "remote_id"));
+
+			if (id == NULL || strcmp(id, peer->id) != 0)
+				continue;
+			json_array_foreach(json_object_get(r,
+			    "subscriptions_list"), k, v)
+				if (json_is_string(v) && strcmp(
+				    json_string_value(v), subject) == 0)
+					found = 1;
+		}
 	}
 	json_decref(j);
 	free(body);

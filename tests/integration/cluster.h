@@ -1,7 +1,7 @@
 /*
  * cluster.h: clusters of corobusd and nats-server nodes on loopback for
- * the cluster tests (test_cluster, test_cluster_mixed), driven with the
- * NATS C client.
+ * the cluster tests (test_cluster, test_cluster_mixed, test_cluster_ops),
+ * driven with the NATS C client.
  *
  * A node is a corobusd (started through the harness, its log in its
  * directory) or a nats-server (its configuration and log file in a
@@ -45,6 +45,8 @@ struct cl_node {
 	int		 mport;		/* monitoring (HTTP) */
 	char		 routes[512];	/* seed URLs, comma-separated */
 	char		 extra[512];	/* more configuration, top level */
+	char		 cextra[512];	/* more keys of the cluster
+					   section, each line indented */
 	char		 auth_user[32];	/* cluster.authorization of its */
 	char		 auth_pass[32];	/* route listener; "": none */
 	struct h_daemon	*d;		/* corobusd; for nats-server only
@@ -81,6 +83,9 @@ void		 cl_node_seed_creds(struct cl_node *n,
 /* Writes the configuration and starts the node; returns once it
  * accepts clients, and learns its server_id. */
 void		 cl_node_start(struct cl_node *);
+/* Writes the node's configuration (routes, extra, cextra) again, for
+ * a reload. */
+void		 cl_node_write_conf(struct cl_node *);
 /* SIGKILL, reaped; the harness is told it was on purpose. */
 void		 cl_node_kill9(struct cl_node *);
 /* A clean stop (SIGTERM), which must succeed. */
@@ -128,6 +133,11 @@ void		 cl_check_route_logs(struct cl_node **ns, int n);
 char		*cl_http_get(struct cl_node *, const char *path);
 /* num_routes of the node's /routez, or -1 if it did not answer. */
 int		 cl_routez_count(struct cl_node *);
+/* Whether subject is in the subscriptions_list of n's route to peer
+ * in its /routez?subs=1: 1, 0 (no such route either), or -1 if it did
+ * not answer. */
+int		 cl_routez_has_sub(struct cl_node *n, struct cl_node *peer,
+		    const char *subject);
 
 /* ---- libnats ---- */
 

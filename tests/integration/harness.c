@@ -661,6 +661,65 @@ h_corobusd_run(char **out, ...)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* ---- shell commands and certificates ---- */
+
+int
+h_shell(char **out, const char *fmt, ...)
+{
+	char *cmd, buf[512];
+	size_t len = 0;
+	va_list ap;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		fail_msg("out of memory");
+	va_end(ap);
+	if ((*out = calloc(1, 16384)) == NULL)
+		fail_msg("out of memory");
+	p = popen(cmd, "r");
+	free(cmd);
+	if (p == NULL)
+		fail_msg("popen");
+	while (fgets(buf, sizeof(buf), p) != NULL &&
+	    len + strlen(buf) < 16383) {
+		memcpy(*out + len, buf, strlen(buf));
+		len += strlen(buf);
+	}
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+const char *
+h_openssl(void)
+{
+	const char *o = getenv("OPENSSL");
+
+	return o != NULL && o[0] != '\0' ? o : "openssl";
+}
+
+int
+h_make_certs(const char *dir, const char *script)
+{
+	char *out;
+	int st;
+
+	st = h_shell(&out, "exec 2>&1; cd '%s' && O='%s' && set -e && "
+	    "ca() { $O req -x509 -newkey rsa:2048 -nodes -keyout $1.key "
+	    "-out $1.pem -days 3 -subj /CN=$1; } && "
+	    "crt() { n=$1 s=$2 e=$3 c=$4 d=$5; shift 5; "
+	    "$O req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr "
+	    "-subj \"$s\" && printf '%%s\\n' \"$e\" \"$@\" > $n.ext && "
+	    "$O x509 -req -in $n.csr -CA $c.pem -CAkey $c.key "
+	    "-CAcreateserial -out $n.pem -days $d -extfile $n.ext; } && "
+	    "%s", dir, h_openssl(), script);
+	if (st != 0)
+		fprintf(stderr, "making certificates failed: %s\n", out);
+	free(out);
+	return st == 0 ? 0 : -1;
+}
+
 /* ---- corobus(1), the client ---- */
 
 const char *

@@ -159,6 +159,27 @@ char		*h_handshake(struct h_conn *, const char *connect_json);
 /* A connected quiet client on port. */
 struct h_conn	*h_client(int port);
 
+/* ---- shell commands and certificates ---- */
+
+/* Runs the command (printf format) with sh -c, its standard output in
+ * *out (malloc'd, NUL-terminated, at most 16 KiB; add 2>&1 for standard
+ * error): its exit status, or -1 when it did not exit. */
+int		 h_shell(char **out, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+/* $OPENSSL, or "openssl". */
+const char	*h_openssl(void);
+/* Runs script (sh, under set -e) in the directory dir, where it may
+ * call two shell functions that run h_openssl():
+ *   ca NAME                        a self-signed CA: NAME.pem and
+ *                                  NAME.key (RSA 2048, 3 days)
+ *   crt NAME SUBJECT EXT CA DAYS [EXT...]
+ *                                  NAME.key and NAME.pem with the
+ *                                  subject (as -subj) and the extension
+ *                                  lines (as an -extfile), signed by CA
+ *                                  for DAYS days (-1: expired)
+ * 0, or -1 after printing the script's output. */
+int		 h_make_certs(const char *dir, const char *script);
+
 /* ---- misc ---- */
 
 /* Removes dir and everything below it: 0, or -1 when it is still

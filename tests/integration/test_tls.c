@@ -58,61 +58,21 @@ nap(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Runs a shell command, its output (stdout and stderr) in *out. */
-static int run(char **, const char *, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-run(char **out, const char *fmt, ...)
-{
-	char *cmd, buf[512];
-	size_t len = 0;
-	va_list ap;
-	FILE *p;
-	int st;
-
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		fail_msg("out of memory");
-	va_end(ap);
-	*out = calloc(1, 16384);
-	p = popen(cmd, "r");
-	free(cmd);
-	if (p == NULL)
-		fail_msg("popen");
-	while (fgets(buf, sizeof(buf), p) != NULL &&
-	    len + strlen(buf) < 16383) {
-		memcpy(*out + len, buf, strlen(buf));
-		len += strlen(buf);
-	}
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* ---- certificates ---- */
 
 static int
 make_certs(void **state)
 {
-	const char *ossl = getenv("OPENSSL"), *bin = getenv("COROBUSD");
+	const char *bin = getenv("COROBUSD");
 	char *out, *nl;
-	int st;
 
 	(void)state;
-	if (ossl == NULL || ossl[0] == '\0')
-		ossl = "openssl";
 	snprintf(certs, sizeof(certs), "/tmp/corobus-tls-XXXXXX");
 	if (mkdtemp(certs) == NULL || bin == NULL)
 		return -1;
 	/* two CAs; server certificates: good, expired, other name, from
 	 * CA 2; client certificates: email SAN, DN only, from CA 2 */
-	st = run(&out, "exec 2>&1; cd %s && O=%s && set -e && "
-	    "ca() { $O req -x509 -newkey rsa:2048 -nodes -keyout $1.key "
-	    "-out $1.pem -days 3 -subj /CN=$1; } && "
-	    "crt() { $O req -newkey rsa:2048 -nodes -keyout $1.key -out $1.csr "
-	    "-subj \"$2\" && printf '%%s\\n' \"$3\" > $1.ext && "
-	    "$O x509 -req -in $1.csr -CA $4.pem -CAkey $4.key "
-	    "-CAcreateserial -out $1.pem -days $5 -extfile $1.ext; } && "
-	    "ca ca && ca ca2 && "
+	if (h_make_certs(certs, "ca ca && ca ca2 && "
 	    "crt server /CN=localhost 'subjectAltName=DNS:localhost,"
 	    "IP:127.0.0.1' ca 2 && "
 	    "crt expired /CN=localhost 'subjectAltName=DNS:localhost,"
@@ -126,15 +86,10 @@ make_certs(void **state)
 	    "crt client2 /O=acme/CN=dn-user 'basicConstraints=CA:FALSE' "
 	    "ca 2 && "
 	    "crt rogue /O=acme/CN=svc 'subjectAltName=email:svc@acme.example'"
-	    " ca2 2 && cat ca.pem ca2.pem > both.pem 2>&1", certs, ossl);
-	if (st != 0) {
-		fprintf(stderr, "making certificates failed: %s\n", out);
-		free(out);
+	    " ca2 2 && cat ca.pem ca2.pem > both.pem") != 0)
 		return -1;
-	}
-	free(out);
-	if (run(&out, "printf 'tls-pw\\n' | %s --hash-password", bin) != 0 ||
-	    strncmp(out, "$y$", 3) != 0) {
+	if (h_shell(&out, "printf 'tls-pw\\n' | %s --hash-password",
+	    bin) != 0 || strncmp(out, "$y$", 3) != 0) {
 		fprintf(stderr, "--hash-password: %s\n", out);
 		free(out);
 		return -1;
@@ -153,7 +108,7 @@ remove_certs(void **state)
 
 	(void)state;
 	if (certs[0] != '\0')
-		run(&out, "rm -rf %s", certs), free(out);
+		h_shell(&out, "rm -rf %s", certs), free(out);
 	return h_cleanup();
 }
 
@@ -326,7 +281,7 @@ test_tls_corobus_client(void **state)
 	    cert("ca.pem"));
 	assert_non_null(sub = popen(auth, "r"));
 	nap(500);
-	st = run(&out, "%s -L tls://alice:tls-pw@localhost:%d --cafile %s "
+	st = h_shell(&out, "%s -L tls://alice:tls-pw@localhost:%d --cafile %s "
 	    "pub tls.cli hello-tls 2>&1", bin, d->port, cert("ca.pem"));
 	assert_int_equal(st, 0);
 	free(out);
@@ -337,7 +292,7 @@ test_tls_corobus_client(void **state)
 	assert_non_null(strstr(sout, "hello-tls"));
 	free(sout);
 	/* a wrong password over TLS: refused, exit 77 */
-	st = run(&out, "%s -L tls://alice:nope@localhost:%d --cafile %s "
+	st = h_shell(&out, "%s -L tls://alice:nope@localhost:%d --cafile %s "
 	    "pub tls.cli x 2>&1", bin, d->port, cert("ca.pem"));
 	assert_int_equal(st, 77);
 	assert_non_null(strstr(out, "Authorization Violation"));
@@ -353,7 +308,7 @@ client_refused(struct h_daemon *d, const char *ca, const char *want,
 	char *out;
 	int st;
 
-	st = run(&out, "%s -L tls://localhost:%d --cafile %s pub x y 2>&1",
+	st = h_shell(&out, "%s -L tls://localhost:%d --cafile %s pub x y 2>&1",
 	    getenv("COROBUS"), d->port, ca);
 	if (st == 0 || strstr(out, want) == NULL)
 		fail_msg("corobus: status %d, wanted \"%s\" in: %s", st, want,
@@ -505,8 +460,8 @@ test_tls_reload_keeps_connections(void **state)
 	(void)state;
 	snprintf(cp, sizeof(cp), "%s", h_daemon_path(d, "cur.pem"));
 	snprintf(ck, sizeof(ck), "%s", h_daemon_path(d, "cur.key"));
-	assert_int_equal(run(&out, "cp %s %s && cp %s %s", cert("server.pem"),
-	    cp, cert("server.key"), ck), 0);
+	assert_int_equal(h_shell(&out, "cp %s %s && cp %s %s",
+	    cert("server.pem"), cp, cert("server.key"), ck), 0);
 	free(out);
 	h_daemon_conf(d, "listeners:\n  - address: \"127.0.0.1:0\"\n"
 	    "    tls: { cert: cur.pem, key: cur.key }\n");
@@ -514,7 +469,7 @@ test_tls_reload_keeps_connections(void **state)
 	nc = nats_ok(tls_opts(d->port, cert("ca.pem"), NULL, NULL, NULL));
 	roundtrip(nc, "before");
 	/* a certificate from the other CA, same paths */
-	assert_int_equal(run(&out, "cp %s %s && cp %s %s",
+	assert_int_equal(h_shell(&out, "cp %s %s && cp %s %s",
 	    cert("server2.pem"), cp, cert("server2.key"), ck), 0);
 	free(out);
 	h_daemon_signal(d, SIGHUP);
@@ -530,7 +485,7 @@ test_tls_reload_keeps_connections(void **state)
 	roundtrip(nc, "new");
 	natsConnection_Destroy(nc);
 	/* a broken file on reload keeps the running certificate */
-	assert_int_equal(run(&out, "echo junk > %s", cp), 0);
+	assert_int_equal(h_shell(&out, "echo junk > %s", cp), 0);
 	free(out);
 	h_daemon_signal(d, SIGHUP);
 	assert_true(h_daemon_log_wait(d, "keeping the previous certificate",
@@ -549,12 +504,11 @@ test_tls_first(void **state)
 	snprintf(tls, sizeof(tls), "%s, first: true", server_tls("server"));
 	d = tls_daemon(tls, "");
 	assert_true(h_daemon_log_wait(d, ": tls first", H_IO_MS));
-	(void)run(&out, "(printf 'CONNECT {\"verbose\":false}\\r\\n"
+	(void)h_shell(&out, "(printf 'CONNECT {\"verbose\":false}\\r\\n"
 	    "PING\\r\\n'; sleep 1) | timeout 10 %s s_client -quiet "
 	    "-no_ign_eof -connect "
 	    "127.0.0.1:%d -servername localhost -CAfile %s "
-	    "-verify_return_error 2>&1", getenv("OPENSSL") &&
-	    getenv("OPENSSL")[0] ? getenv("OPENSSL") : "openssl", d->port,
+	    "-verify_return_error 2>&1", h_openssl(), d->port,
 	    cert("ca.pem"));
 	if (strstr(out, "INFO {") == NULL || strstr(out, "PONG") == NULL)
 		fail_msg("s_client: %s", out);
