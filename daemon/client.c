@@ -48,9 +48,7 @@ client_slow_consumer(struct client *c)
 	client_close(c, "slow consumer (pending bytes)", 0);
 }
 
-/* After a failed append: the only failure of a capped buffer is -ENOBUFS
- * (or -ENOMEM), and both mean this client cannot take more. */
-static bool
+bool
 client_appended(struct client *c, int err)
 {
 	if (err == 0) {

@@ -249,6 +249,10 @@ void	 client_slow_consumer(struct client *);
  * the socket is full. */
 void	 client_flush(struct client *);
 void	 client_send_err(struct client *, int code);
+/* After an append to c->out that returned err: 0 marks c for the flush
+ * and is true; a failure (the buffer is full: -ENOBUFS, or -ENOMEM)
+ * means c cannot take more, and closes it as a slow consumer. */
+bool	 client_appended(struct client *, int err);
 void	 client_put_ok(struct client *);
 /* Appends MSG (or HMSG when the client takes headers; the header block
  * is dropped otherwise) for m, whose sid is the subscription's; false

@@ -266,11 +266,7 @@ put_interest(struct route *r, const struct interest *e)
 		err = proto_put_rs_plus(&r->c->out, acc, su, qu, e->count);
 	else
 		err = proto_put_rs_minus(&r->c->out, acc, su, qu);
-	if (err != 0) {
-		client_slow_consumer(r->c);
-		return;
-	}
-	server_mark_dirty(r->c->srv, r->c);
+	client_appended(r->c, err);
 }
 
 void
@@ -603,10 +599,7 @@ route_put_info(struct route *r, bool first, bool ldm)
 
 	if (json == NULL)
 		return;
-	if (proto_put_info(&r->c->out, json, strlen(json)) != 0)
-		client_slow_consumer(r->c);
-	else
-		server_mark_dirty(r->c->srv, r->c);
+	client_appended(r->c, proto_put_info(&r->c->out, json, strlen(json)));
 	free(json);
 }
 
@@ -633,10 +626,7 @@ route_put_connect(struct route *r)
 	json_decref(o);
 	if (s == NULL)
 		return;
-	if (proto_put_connect(&r->c->out, s, strlen(s)) != 0)
-		client_slow_consumer(r->c);
-	else
-		server_mark_dirty(r->c->srv, r->c);
+	client_appended(r->c, proto_put_connect(&r->c->out, s, strlen(s)));
 	free(s);
 }
 
@@ -683,10 +673,8 @@ route_gossip(struct route *r, json_t *info)
 	TAILQ_FOREACH(o, &r->cl->routes, link) {
 		if (o == r || !o->registered || o->c->closing)
 			continue;
-		if (proto_put_info(&o->c->out, s, strlen(s)) != 0)
-			client_slow_consumer(o->c);
-		else
-			server_mark_dirty(o->c->srv, o->c);
+		client_appended(o->c, proto_put_info(&o->c->out, s,
+		    strlen(s)));
 	}
 	free(s);
 }
@@ -976,10 +964,7 @@ rop_ping(void *arg)
 	struct client *c = arg;
 
 	c->in_active = true;
-	if (proto_put_pong(&c->out) != 0)
-		client_slow_consumer(c);
-	else
-		server_mark_dirty(c->srv, c);
+	client_appended(c, proto_put_pong(&c->out));
 	return c->closing ? PROTO_ESTOP : 0;
 }
 
