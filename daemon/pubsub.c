@@ -324,6 +324,20 @@ usable(const struct sublist_sub *ss)
 	return sublist_sub_inserted(ss) && (s->c == NULL || !s->c->closing);
 }
 
+/* May ss's client have m?  A wildcard queue subscription can overlap a
+ * subject its user may not receive; the group then picks another
+ * member rather than losing the message. */
+static bool
+takes(const struct sublist_sub *ss, const struct proto_msg *m)
+{
+	const struct csub *s = (const struct csub *)ss;
+	const struct perm *perm = s->c != NULL ? s->c->perm : NULL;
+
+	return perm == NULL || perm->sub_deny.n == 0 ||
+	    perm_deliver_ok(perm, m->subject.ptr, m->subject.len,
+	    ss->queue, ss->queue_len);
+}
+
 /* Is ss a peer server's interest (owned by a route)? */
 static inline bool
 remote(const struct sublist_sub *ss)
@@ -343,7 +357,7 @@ remote(const struct sublist_sub *ss)
  */
 static struct sublist_sub *
 pick_member(struct server *srv, const struct sublist_group *g,
-    const struct client *skip, bool only_local)
+    const struct client *skip, const struct proto_msg *m, bool only_local)
 {
 	struct sublist_sub *ss;
 	uint64_t total = 0;
@@ -353,7 +367,8 @@ pick_member(struct server *srv, const struct sublist_group *g,
 	start = server_random(srv) % n;
 	for (i = 0; i < n; i++) {
 		ss = g->members[(start + i) % n];
-		if (!remote(ss) && ss->owner != skip && usable(ss))
+		if (!remote(ss) && ss->owner != skip && usable(ss) &&
+		    takes(ss, m))
 			return ss;
 	}
 	if (only_local)
@@ -565,7 +580,7 @@ deliver_all(struct server *srv, const struct client *skip,
 
 		if (routed && !queue_named(m, g->queue, g->queue_len))
 			continue;
-		if ((ss = pick_member(srv, g, skip, routed)) == NULL)
+		if ((ss = pick_member(srv, g, skip, m, routed)) == NULL)
 			continue;
 		if (!remote(ss))
 			delivered += deliver((struct csub *)ss, m);

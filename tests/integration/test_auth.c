@@ -379,6 +379,40 @@ test_perm_wildcard_overlap_filtered(void **state)
 	ping(s);
 }
 
+/* A queue group whose member may not have a subject passes it to a
+ * member that may: nothing is lost for the group. */
+static void
+test_perm_queue_member_filtered(void **state)
+{
+	struct h_daemon *d;
+	struct h_conn *s, *t, *p;
+	int i;
+
+	(void)state;
+	d = h_daemon_run("auth:\n  users:\n    - { user: s, password: pw, "
+	    "permissions: { subscribe: { deny: [ \"foo.secret\" ] } } }\n"
+	    "    - { user: p, password: pw }\n");
+	s = login(d->port, "s", "pw", NULL);
+	t = login(d->port, "p", "pw", NULL);
+	h_sendf(s, "SUB foo.> g 1\r\n");
+	h_sendf(t, "SUB foo.> g 2\r\n");
+	ping(s);
+	ping(t);
+	p = login(d->port, "p", "pw", NULL);
+	for (i = 0; i < 20; i++)
+		h_sendf(p, "PUB foo.secret 1\r\n%d\r\n", i % 10);
+	ping(p);
+	for (i = 0; i < 20; i++) {
+		char want[8];
+
+		h_expect(t, "MSG foo.secret 2 1", H_IO_MS);
+		snprintf(want, sizeof(want), "%d", i % 10);
+		h_expect(t, want, H_IO_MS);
+	}
+	ping(t);
+	ping(s);	/* s got none: the PONG comes first */
+}
+
 static void
 test_perm_allow_responses(void **state)
 {
@@ -658,6 +692,8 @@ main(void)
 		cmocka_unit_test_teardown(test_perm_publish_deny,
 		    h_test_teardown),
 		cmocka_unit_test_teardown(test_perm_subscribe_deny_and_queues,
+		    h_test_teardown),
+		cmocka_unit_test_teardown(test_perm_queue_member_filtered,
 		    h_test_teardown),
 		cmocka_unit_test_teardown(test_perm_wildcard_overlap_filtered,
 		    h_test_teardown),
