@@ -1,5 +1,6 @@
 #!/bin/sh
-# systemd-verify.sh: `systemd-analyze verify` on the units as built, and
+# systemd-verify.sh: `systemd-analyze verify` on the units as built (the
+# template through an instance, corobusd@node1), and
 # `systemd-analyze security --offline` on the service, which must stay at
 # an exposure of 2.0 or lower.  The units name the installed corobusd;
 # the copies checked here name the built one, since verify wants an
@@ -22,8 +23,9 @@ if ! command -v "$SYSTEMD_ANALYZE" >/dev/null 2>&1; then
 	exit 77
 fi
 service=$top_builddir/systemd/corobusd.service
+template=$top_builddir/systemd/corobusd@.service
 socket=$top_srcdir/systemd/corobusd.socket
-for f in "$service" "$socket"; do
+for f in "$service" "$template" "$socket"; do
 	[ -f "$f" ] || { echo "missing $f (make it first)"; exit 1; }
 done
 
@@ -31,12 +33,14 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/corobus-verify.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 # every absolute path ending in /corobusd: the built daemon
 sed -e "s|/[^ =]*/corobusd |$COROBUSD |g" "$service" >"$tmp/corobusd.service"
+sed -e "s|/[^ =]*/corobusd |$COROBUSD |g" "$template" >"$tmp/corobusd@.service"
 cp "$socket" "$tmp/corobusd.socket"
 status=0
 
 echo "## systemd-analyze verify"
 if ! (cd "$tmp" && "$SYSTEMD_ANALYZE" verify --man=no \
-    "$tmp/corobusd.service" "$tmp/corobusd.socket") >"$tmp/verify.log" 2>&1 ||
+    "$tmp/corobusd.service" "$tmp/corobusd.socket" \
+    "$tmp/corobusd@node1.service") >"$tmp/verify.log" 2>&1 ||
     grep -v -e '^$' "$tmp/verify.log" | grep -q .; then
 	cat "$tmp/verify.log"
 	echo "not ok: systemd-analyze verify"
