@@ -104,8 +104,6 @@ int	cli_usage_error(const char *cmd, const char *fmt, ...)
 int	cli_parse_duration(const char *, int64_t *ms);
 /* A count: 1 to 999999999 (zero_ok: also 0).  0 and *n, or -1. */
 int	cli_parse_count(const char *, bool zero_ok, uint64_t *n);
-/* "2s", "1.5s", "250ms" */
-const char	*cli_fmt_duration(int64_t ms);
 
 /*
  * The session options for this run: servers from the flags, then

@@ -292,13 +292,7 @@ connect_json(const struct session_opts *so, bool tls, const char *user,
 	    "corobus-bench");
 	if (o == NULL)
 		return NULL;
-	if (user != NULL) {
-		json_object_set_new(o, "user", json_string(user));
-		json_object_set_new(o, "pass", json_string(pass != NULL ?
-		    pass : ""));
-	}
-	if (token != NULL)
-		json_object_set_new(o, "auth_token", json_string(token));
+	session_connect_creds(o, user, pass, token);
 	js = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return js;
@@ -677,7 +671,7 @@ print_table(const struct bench_cmd *b, const struct bench_result *r)
 		row("note", "interrupted: the figures cover the run so far");
 	else if (r->timed_out)
 		row("note", "stopped at --timeout %s",
-		    cli_fmt_duration(o->timeout_ms));
+		    session_fmt_duration(o->timeout_ms));
 }
 
 /* ---- the command ---- */
@@ -815,7 +809,7 @@ run_status(const struct bench_cmd *b, const struct bench_result *r)
 	if (r->timed_out)
 		return cli_fail(EX_TEMPFAIL, "bench: the run did not end "
 		    "within --timeout %s: %s of %s expected %s came",
-		    cli_fmt_duration(b->o.timeout_ms), grouped(r->delivered),
+		    session_fmt_duration(b->o.timeout_ms), grouped(r->delivered),
 		    grouped(r->expected), what);
 	if (r->lost > 0 || r->slow > 0)
 		return cli_fail(EX_TEMPFAIL, "bench: %s of %s expected %s "

@@ -306,7 +306,7 @@ cmd_pub(int argc, char **argv)
 	if (rc == -ETIMEDOUT)
 		rc = cli_fail(EX_TEMPFAIL, "%s did not confirm the messages "
 		    "within %s", session_url(s),
-		    cli_fmt_duration(so.timeout_ms));
+		    session_fmt_duration(so.timeout_ms));
 	else if (rc == -ECANCELED)
 		rc = EX_OK;
 	else if (session_server_errors(s) > 0)	/* already said */

@@ -142,7 +142,7 @@ run_command(const char *command, const struct session_msg *m,
 			if (n == -ETIMEDOUT)
 				cli_warnx("--command: no end of output within "
 				    "%s, killed; no reply sent",
-				    cli_fmt_duration(timeout_ms));
+				    session_fmt_duration(timeout_ms));
 			else if (n != -ECANCELED)
 				cli_warnx("--command: %s", strerror((int)-n));
 			goto kill;
@@ -152,7 +152,7 @@ run_command(const char *command, const struct session_msg *m,
 	if ((err = coro_process_wait(p, &status, deadline)) != 0) {
 		if (err == -ETIMEDOUT)
 			cli_warnx("--command: did not exit within %s, killed; "
-			    "no reply sent", cli_fmt_duration(timeout_ms));
+			    "no reply sent", session_fmt_duration(timeout_ms));
 		goto kill;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
@@ -267,7 +267,7 @@ cmd_reply(int argc, char **argv)
 	if (rc != 0) {
 		rc = rc == -ETIMEDOUT ? cli_fail(EX_TEMPFAIL, "%s did not "
 		    "confirm the subscription within %s", session_url(s),
-		    cli_fmt_duration(so.timeout_ms)) : session_fail(s);
+		    session_fmt_duration(so.timeout_ms)) : session_fail(s);
 		goto done;
 	}
 	cli_status("listening for requests on %s%s%s", subject,

@@ -105,7 +105,7 @@ req_gather(struct session *s, struct req_args *a)
 		if (got > 0)
 			return EX_OK;
 		return cli_fail(EX_TEMPFAIL, "no reply on %s within %s",
-		    a->subject, cli_fmt_duration(a->timeout_ms));
+		    a->subject, session_fmt_duration(a->timeout_ms));
 	case SESSION_ENORESPONDERS:
 		return cli_fail(EX_UNAVAILABLE, "no responders on %s",
 		    a->subject);
@@ -239,7 +239,7 @@ cmd_req(int argc, char **argv)
 			break;
 		case -ETIMEDOUT:
 			rc = cli_fail(EX_TEMPFAIL, "no reply on %s within %s",
-			    subject, cli_fmt_duration(timeout_ms));
+			    subject, session_fmt_duration(timeout_ms));
 			break;
 		case SESSION_ENORESPONDERS:
 			rc = cli_fail(EX_UNAVAILABLE, "no responders on %s",

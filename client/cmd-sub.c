@@ -431,7 +431,7 @@ cmd_sub(int argc, char **argv)
 	if (rc == -ETIMEDOUT) {
 		rc = cli_fail(EX_TEMPFAIL, "%s did not confirm the "
 		    "subscription within %s", session_url(s),
-		    cli_fmt_duration(so.timeout_ms));
+		    session_fmt_duration(so.timeout_ms));
 		goto out;
 	}
 	if (session_server_errors(s) > 0) {	/* already said */
@@ -459,7 +459,7 @@ cmd_sub(int argc, char **argv)
 		}
 		if (rc == -ETIMEDOUT) {
 			rc = cli_fail(EX_TEMPFAIL, "timed out after %s with "
-			    "%llu message%s%s", cli_fmt_duration(wait_ms),
+			    "%llu message%s%s", session_fmt_duration(wait_ms),
 			    (unsigned long long)got, got == 1 ? "" : "s",
 			    count > 0 ? " (fewer than -C)" : "");
 			break;

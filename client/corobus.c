@@ -143,20 +143,6 @@ cli_parse_count(const char *s, bool zero_ok, uint64_t *n)
 	return 0;
 }
 
-const char *
-cli_fmt_duration(int64_t ms)
-{
-	static char buf[32];
-
-	if (ms % 1000 == 0)
-		snprintf(buf, sizeof(buf), "%llds", (long long)(ms / 1000));
-	else if (ms > 1000)
-		snprintf(buf, sizeof(buf), "%.1fs", (double)ms / 1000);
-	else
-		snprintf(buf, sizeof(buf), "%lldms", (long long)ms);
-	return buf;
-}
-
 /* ---- server resolution ---- */
 
 /* Reads a password from the terminal without echo (--askpass). */

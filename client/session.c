@@ -184,9 +184,21 @@ session_fail(const struct session *s)
 	return s->excode;
 }
 
-/* "5s", "1.5s", "250ms" (static buffer) */
-static const char *
-fmt_ms(int64_t ms)
+void
+session_connect_creds(void *json, const char *user, const char *pass,
+    const char *token)
+{
+	if (user != NULL) {
+		json_object_set_new(json, "user", json_string(user));
+		json_object_set_new(json, "pass", json_string(pass != NULL ?
+		    pass : ""));
+	}
+	if (token != NULL)
+		json_object_set_new(json, "auth_token", json_string(token));
+}
+
+const char *
+session_fmt_duration(int64_t ms)
 {
 	static char buf[32];
 
@@ -885,7 +897,7 @@ read_until(struct session *s, int64_t deadline, const char *what)
 			if (rc == -ETIMEDOUT)
 				seterr(s, EX_TEMPFAIL, "%s: no %s from the "
 				    "server within %s", srv->url, what,
-				    fmt_ms(s->o.timeout_ms));
+				    session_fmt_duration(s->o.timeout_ms));
 			else if (rc == -ECANCELED)
 				seterr(s, EX_TEMPFAIL, "interrupted");
 			else if (rc == -ECONNRESET)
@@ -920,13 +932,7 @@ send_connect(struct session *s, const struct server *srv, bool tls,
 		return -ENOMEM;
 	if (s->name != NULL)
 		json_object_set_new(o, "name", json_string(s->name));
-	if (user != NULL) {
-		json_object_set_new(o, "user", json_string(user));
-		json_object_set_new(o, "pass", json_string(pass != NULL ?
-		    pass : ""));
-	}
-	if (token != NULL)
-		json_object_set_new(o, "auth_token", json_string(token));
+	session_connect_creds(o, user, pass, token);
 	js = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (js == NULL)

@@ -118,6 +118,12 @@ typedef void	(*session_msg_cb)(const struct session_msg *, void *arg);
  * error (EX_USAGE, EX_NOINPUT, EX_CONFIG).
  */
 struct session	*session_new(const struct session_opts *o);
+/* A duration as people write it: "5s", "1.5s", "250ms" (static buffer). */
+const char	*session_fmt_duration(int64_t ms);
+/* Adds the credentials to a CONNECT object (a json_t *): user and pass
+ * (pass "" when NULL) when user is set, auth_token when token is. */
+void		 session_connect_creds(void *json, const char *user,
+		    const char *pass, const char *token);
 /*
  * Connects to the first server that answers, in order, and does the
  * handshake (INFO, TLS if asked or required, CONNECT, PING/PONG).

@@ -44,6 +44,7 @@
 #include <jansson.h>
 
 #include "corobusd.h"
+#include "hash.h"
 #include "log.h"
 #include "subject.h"
 
@@ -120,14 +121,9 @@ struct dgram_rx {
 static uint64_t
 dgram_hash(const uint8_t *ip, uint16_t port)
 {
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
+	uint8_t p[2] = { (uint8_t)(port & 0xff), (uint8_t)(port >> 8) };
 
-	for (i = 0; i < 16; i++)
-		h = (h ^ ip[i]) * 1099511628211ULL;
-	h = (h ^ (port & 0xff)) * 1099511628211ULL;
-	h = (h ^ (port >> 8)) * 1099511628211ULL;
-	return h;
+	return hash_fnv(hash_fnv(HASH_FNV_INIT, ip, 16), p, 2);
 }
 
 /* The sender as 16 address bytes and a port; false for a spoof: port 0,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "perm.h"
 #include "subject.h"
 
@@ -201,12 +202,7 @@ perm_deliver_ok(const struct perm *pm, const char *subject, size_t len,
 static size_t
 cache_slot(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h % PERM_CACHE_SIZE;
+	return hash_fnv(HASH_FNV_INIT, s, len) % PERM_CACHE_SIZE;
 }
 
 bool

@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 
 #include "corobusd.h"
+#include "hash.h"
 #include "log.h"
 #include "subject.h"
 
@@ -31,12 +32,7 @@
 static uint64_t
 sid_hash(const char *s, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
+	return hash_fnv(HASH_FNV_INIT, s, len);
 }
 
 static struct csub **

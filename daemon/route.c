@@ -39,6 +39,7 @@
 #include <openssl/ssl.h>
 
 #include "corobusd.h"
+#include "hash.h"
 #include "log.h"
 #include "passwd.h"
 #include "subject.h"
@@ -155,15 +156,8 @@ ccf(const struct cluster *cl)
 static uint64_t
 key_hash(const char *subject, size_t slen, const char *queue, size_t qlen)
 {
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < slen; i++)
-		h = (h ^ (unsigned char)subject[i]) * 1099511628211ULL;
-	h = (h ^ ' ') * 1099511628211ULL;
-	for (i = 0; i < qlen; i++)
-		h = (h ^ (unsigned char)queue[i]) * 1099511628211ULL;
-	return h;
+	return hash_fnv(hash_fnv(hash_fnv(HASH_FNV_INIT, subject, slen), " ",
+	    1), queue, qlen);
 }
 
 static struct interest **
@@ -1013,13 +1007,11 @@ route_send_msg(struct client *rc, const struct proto_msg *m,
 		rm.hdr.ptr = NULL;
 		rm.hdr.len = 0;
 	}
-	if (proto_put_rmsg(&rc->out, &rm, queues, nqueues) != 0) {
-		client_slow_consumer(rc);
+	if (!client_appended(rc, proto_put_rmsg(&rc->out, &rm, queues,
+	    nqueues)))
 		return false;
-	}
 	rc->stats.out_msgs++;
 	rc->stats.out_bytes += m->payload.len + m->hdr.len;
-	server_mark_dirty(rc->srv, rc);
 	return true;
 }
 
