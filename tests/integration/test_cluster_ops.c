@@ -582,6 +582,81 @@ test_slow_route(void **state)
 	h_expect(pinger, "PONG", CL_MS);
 }
 
+/* A route connection on A's route port: A's INFO, then lines. */
+static struct h_conn *
+route_peer(struct cl_node *A, char *id, size_t idsize)
+{
+	struct h_conn *c = h_conn_tcp(A->rport);
+	char *info = h_line(c, CL_MS), *p, *q = NULL;
+
+	if (info == NULL || strncmp(info, "INFO {", 6) != 0)
+		fail_msg("route port: no INFO but %s", info ? info : "nothing");
+	if (id != NULL) {
+		if ((p = strstr(info, "\"server_id\":\"")) == NULL ||
+		    (q = strchr(p + 13, '"')) == NULL ||
+		    (size_t)(q - (p + 13)) >= idsize)
+			fail_msg("no server_id in %s", info);
+		memcpy(id, p + 13, (size_t)(q - (p + 13)));
+		id[q - (p + 13)] = '\0';
+	}
+	free(info);
+	return c;
+}
+
+/* What a route port refuses: a client, another cluster, a route to
+ * itself, a second server with its name; and a seed that is itself. */
+static void
+test_refusals(void **state)
+{
+	struct cl_node *A;
+	struct h_conn *c;
+	char id[64];
+
+	(void)state;
+	A = cl_node_new(CL_COROBUSD, "rf");
+	cl_node_seed(A, A);
+	cl_node_start(A);
+	wait_log(A, "is this server, not dialing it", CL_MESH_MS);
+	must_not_log(A, "route: registered");
+
+	/* a NATS client dialing the route port */
+	c = route_peer(A, NULL, 0);
+	h_sendf(c, "CONNECT {\"verbose\":false,\"lang\":\"C\","
+	    "\"version\":\"3.0\"}\r\n");
+	h_expect(c, "-ERR 'attempted to connect to route port'", CL_MS);
+	assert_true(h_eof(c, CL_MS));
+	h_conn_close(c);
+
+	/* a route of another cluster */
+	c = route_peer(A, NULL, 0);
+	h_sendf(c, "CONNECT {\"echo\":true,\"verbose\":false,"
+	    "\"name\":\"NOTHER\",\"cluster\":\"other\"}\r\n");
+	h_expect(c, "-ERR 'Rejecting connection, cluster name \"other\" "
+	    "does not match \"" CL_NAME "\"'", CL_MS);
+	assert_true(h_eof(c, CL_MS));
+	h_conn_close(c);
+
+	/* A's own server_id: a route to itself */
+	c = route_peer(A, id, sizeof(id));
+	h_sendf(c, "CONNECT {\"echo\":true,\"verbose\":false,"
+	    "\"name\":\"%s\",\"cluster\":\"%s\"}\r\n", id, CL_NAME);
+	h_sendf(c, "INFO {\"server_id\":\"%s\",\"server_name\":\"x\","
+	    "\"port\":1,\"cluster\":\"%s\"}\r\n", id, CL_NAME);
+	assert_true(h_eof(c, CL_MS));
+	h_conn_close(c);
+
+	/* another server with A's name */
+	c = route_peer(A, NULL, 0);
+	h_sendf(c, "CONNECT {\"echo\":true,\"verbose\":false,"
+	    "\"name\":\"NTWIN\",\"cluster\":\"%s\"}\r\n", CL_NAME);
+	h_sendf(c, "INFO {\"server_id\":\"NTWIN\",\"server_name\":\"%s\","
+	    "\"port\":1,\"cluster\":\"%s\"}\r\n", A->name, CL_NAME);
+	assert_true(h_eof(c, CL_MS));
+	h_conn_close(c);
+	wait_log(A, "server names must differ", CL_MS);
+	must_not_log(A, "route: registered");
+}
+
 #define T(f)	cmocka_unit_test_teardown(f, cl_teardown)
 
 int
@@ -592,6 +667,7 @@ main(void)
 		T(test_reload_routes),
 		T(test_permissions),
 		T(test_slow_route),
+		T(test_refusals),
 	};
 	int rc;
 
